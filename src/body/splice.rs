@@ -1,0 +1,254 @@
+//! The upstream body as ranges of the client's bytes plus small owned pieces, so forwarding is
+//! one vectored write and every byte we do not mean to change reaches the upstream as sent.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use super::BodyFacts;
+
+/// One piece of the upstream body, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// These bytes of the client's body, unchanged.
+    Original(Range<usize>),
+    /// Bytes the gateway wrote (a model string token, inserted members).
+    Owned(Bytes),
+}
+
+/// The rewritten body. Built from [`BodyFacts`] of the same body; holds no body bytes itself,
+/// so the body buffer can be moved into the write op alongside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplicedBody {
+    body_len: usize,
+    object_open: usize,
+    object_empty: bool,
+    /// Members inserted after the top-level `{`, comma-separated, without the trailing comma
+    /// (added at rebuild time unless the object is empty).
+    head: Vec<u8>,
+    /// Replaced ranges of the original (an insert is an empty range), sorted by start.
+    edits: Vec<(Range<usize>, Bytes)>,
+    usage_requested: bool,
+    stream_forced: bool,
+    segments: Vec<Segment>,
+    len: usize,
+}
+
+impl SplicedBody {
+    /// `replace_model`: the model string token is replaced by the JSON-escaped name, or, when
+    /// the body has no model, `"model":"name"` is inserted after `{`. A name equal to the
+    /// client's (unescaped) model leaves the original token in place: same value, and the
+    /// common case stays a single zero-copy segment.
+    /// `inserts`: `(key, json_literal)` members inserted after `{`; the literal is written
+    /// verbatim, so it must be valid JSON, and the key must not already be in the body (check
+    /// the `has_*` facts first).
+    pub fn build(
+        body_len: usize,
+        facts: &BodyFacts,
+        replace_model: Option<&str>,
+        inserts: &[(&str, &str)],
+    ) -> SplicedBody {
+        let mut out = SplicedBody {
+            body_len,
+            object_open: facts.object_open,
+            object_empty: facts.object_empty,
+            head: Vec::new(),
+            edits: Vec::new(),
+            usage_requested: false,
+            stream_forced: false,
+            segments: Vec::new(),
+            len: 0,
+        };
+        match (replace_model, &facts.model) {
+            (Some(name), Some(model)) if name != model.value => {
+                let mut token = Vec::with_capacity(name.len() + 2);
+                push_quoted(name, &mut token);
+                out.edits.push((model.raw.clone(), Bytes::from(token)));
+            }
+            (Some(name), None) => {
+                let mut token = Vec::with_capacity(name.len() + 2);
+                push_quoted(name, &mut token);
+                out.push_member("model", &token);
+            }
+            _ => {}
+        }
+        for (key, literal) in inserts {
+            out.push_member(key, literal.as_bytes());
+        }
+        out.rebuild();
+        out
+    }
+
+    /// Exact `Content-Length` of the upstream body.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The segments as byte slices, in order (for building iovecs).
+    pub fn slices<'a>(&'a self, body: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.segments.iter().map(move |s| match s {
+            Segment::Original(r) => &body[r.clone()],
+            Segment::Owned(b) => &b[..],
+        })
+    }
+
+    /// Appends the whole upstream body to `out` (tests, small bodies).
+    pub fn write_to(&self, body: &[u8], out: &mut Vec<u8>) {
+        out.reserve(self.len);
+        for slice in self.slices(body) {
+            out.extend_from_slice(slice);
+        }
+    }
+
+    /// Nothing changed: the client's body can be forwarded as it is.
+    pub fn is_unchanged(&self) -> bool {
+        self.head.is_empty() && self.edits.is_empty()
+    }
+
+    /// Makes the upstream send its usage in the stream (`stream_options.include_usage: true`)
+    /// with the smallest edit: insert `stream_options`, replace a non-object one (`null`),
+    /// replace a non-true `include_usage` value, or insert `include_usage` into the object.
+    /// Other members of `stream_options` are kept. Returns whether the body changed. Only
+    /// meaningful for `"stream": true` requests (OpenAI rejects `stream_options` otherwise).
+    pub fn ensure_include_usage(&mut self, facts: &BodyFacts) -> bool {
+        if facts.include_usage || self.usage_requested {
+            return false;
+        }
+        self.usage_requested = true;
+        const OBJECT: &[u8] = br#"{"include_usage":true}"#;
+        match (&facts.stream_options_range, &facts.include_usage_range) {
+            (None, _) => self.push_member("stream_options", OBJECT),
+            (Some(options), _) if !facts.stream_options_is_object => {
+                self.edits
+                    .push((options.clone(), Bytes::from_static(OBJECT)));
+            }
+            (Some(_), Some(value)) => self
+                .edits
+                .push((value.clone(), Bytes::from_static(b"true"))),
+            (Some(options), None) => {
+                let member: &'static [u8] = if facts.stream_options_empty {
+                    br#""include_usage":true"#
+                } else {
+                    br#""include_usage":true,"#
+                };
+                let at = options.start + 1;
+                self.edits.push((at..at, Bytes::from_static(member)));
+            }
+        }
+        self.edits.sort_by_key(|(range, _)| range.start);
+        self.rebuild();
+        true
+    }
+
+    /// Turns streaming on (`response_streaming: always`): overwrites the client's `stream`
+    /// value when there is one, else inserts `"stream":true`. Returns whether the body changed.
+    pub fn force_stream(&mut self, facts: &BodyFacts) -> bool {
+        if facts.stream || self.stream_forced {
+            return false;
+        }
+        self.stream_forced = true;
+        match &facts.stream_range {
+            Some(value) => self
+                .edits
+                .push((value.clone(), Bytes::from_static(b"true"))),
+            None => self.push_member("stream", b"true"),
+        }
+        self.edits.sort_by_key(|(range, _)| range.start);
+        self.rebuild();
+        true
+    }
+
+    fn push_member(&mut self, key: &str, value: &[u8]) {
+        if !self.head.is_empty() {
+            self.head.push(b',');
+        }
+        push_quoted(key, &mut self.head);
+        self.head.push(b':');
+        self.head.extend_from_slice(value);
+    }
+
+    fn rebuild(&mut self) {
+        self.segments.clear();
+        let head = (!self.head.is_empty()).then(|| {
+            let mut head = self.head.clone();
+            if !self.object_empty {
+                head.push(b',');
+            }
+            (self.object_open..self.object_open, Bytes::from(head))
+        });
+        let mut cursor = 0;
+        for (range, bytes) in head.iter().chain(&self.edits) {
+            debug_assert!(
+                cursor <= range.start && range.end <= self.body_len,
+                "edits overlap"
+            );
+            if range.start > cursor {
+                self.segments.push(Segment::Original(cursor..range.start));
+            }
+            self.segments.push(Segment::Owned(bytes.clone()));
+            cursor = range.end;
+        }
+        if cursor < self.body_len {
+            self.segments.push(Segment::Original(cursor..self.body_len));
+        }
+        self.len = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Original(r) => r.len(),
+                Segment::Owned(b) => b.len(),
+            })
+            .sum();
+    }
+}
+
+/// `s` as a complete JSON string token, quotes included.
+pub fn push_quoted(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    json_escape_into(s, out);
+    out.push(b'"');
+}
+
+/// RFC 8259 string escaping (without the quotes): `"`, `\` and control characters; everything
+/// else, including non-ASCII, is valid as is in a UTF-8 JSON text.
+pub fn json_escape_into(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let long;
+        let escaped: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                long = [
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(c >> 4)],
+                    HEX[usize::from(c & 15)],
+                ];
+                &long
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}

@@ -1,0 +1,191 @@
+//! The command line: `serve`, `validate` and `mock-provider`.
+
+use crate::config::{self, GatewayConfig};
+use crate::server::{self, IoDriver, Settings};
+use crate::upstream::Resolved;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "llmux",
+    version,
+    about = "A thread-per-core LLM gateway that reads Kong ai-proxy-advanced configs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway. Without --config, serves a built-in demo: the route-by-model-alias seed
+    /// config pointed at a built-in mock provider, so it answers at once with no API key.
+    Serve(ServeArgs),
+    /// Check a config file: exit 0 and print a summary, or exit 1 with every error and its YAML path.
+    Validate {
+        /// Kong declarative (decK) YAML or JSON file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run a fast OpenAI-compatible provider stand-in (chat, completions, embeddings; JSON and
+    /// SSE streaming with a usage event) for demos, tests and load tests.
+    MockProvider(crate::mock::MockArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Kong declarative (decK) YAML or JSON file. Omit to run the built-in demo.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Proxy listen address; repeat for several.
+    #[arg(long = "listen", default_value = "0.0.0.0:8000")]
+    listen: Vec<SocketAddr>,
+    /// Admin API listen address (kept off the proxy port).
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    admin_listen: SocketAddr,
+    /// Worker threads, one event loop each, pinned to cores 0..N when N <= cores. Default: all cores.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// I/O driver: auto tries io_uring and falls back to epoll (logged).
+    #[arg(long, value_enum, default_value_t = IoDriver::Auto)]
+    io_driver: IoDriver,
+    /// Longest time a client may take to send a request head once it has started, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    client_header_timeout_ms: u64,
+    /// Longest wait between two reads of a request body, in ms.
+    #[arg(long, default_value_t = 60_000)]
+    client_body_timeout_ms: u64,
+    /// How long an idle keep-alive client connection is kept open, in ms.
+    #[arg(long, default_value_t = 75_000)]
+    keepalive_timeout_ms: u64,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    shutdown_timeout_ms: u64,
+}
+
+/// Parses the command line and runs; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Validate { config } => validate(&config),
+        Command::MockProvider(args) => crate::mock::run_foreground(args),
+    }
+}
+
+fn validate(path: &std::path::Path) -> i32 {
+    match config::load_file(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("warning: {w}");
+            }
+            println!("{}: OK", path.display());
+            println!("{}", loaded.config.summary());
+            0
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            1
+        }
+    }
+}
+
+/// The demo config: the route-by-model-alias seed with both targets sent to a mock provider.
+const DEMO_CONFIG: &str = include_str!("../config/demo.yaml");
+
+fn load(args: &ServeArgs) -> Result<(GatewayConfig, Vec<String>), String> {
+    let loaded = match &args.config {
+        Some(path) => config::load_file(path).map_err(|e| e.to_string())?,
+        None => {
+            let mock = crate::mock::spawn_background(crate::mock::MockArgs::demo())
+                .map_err(|e| format!("starting the demo mock provider: {e}"))?;
+            crate::info!("no --config given: serving the built-in demo (config/demo.yaml) against the mock provider on {mock}");
+            let url = format!("http://{mock}/v1/chat/completions");
+            config::load_str(DEMO_CONFIG, "built-in demo", &|name| {
+                if name == "LLMUX_DEMO_UPSTREAM" {
+                    Some(url.clone())
+                } else {
+                    std::env::var(name).ok()
+                }
+            })
+            .map_err(|e| e.to_string())?
+        }
+    };
+    Ok((loaded.config, loaded.warnings))
+}
+
+fn serve(args: ServeArgs) -> i32 {
+    let (config, warnings) = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::error!("{e}");
+            return 1;
+        }
+    };
+    for w in &warnings {
+        crate::warn!("{w}");
+    }
+    let (resolved, dns_warnings) = Resolved::for_config(&config);
+    for w in &dns_warnings {
+        crate::warn!("{w}");
+    }
+    let (roots, tls_warnings) = crate::upstream::tls::load_roots();
+    for w in &tls_warnings {
+        crate::warn!("{w}");
+    }
+    let settings = Settings {
+        io_driver: args.io_driver,
+        header_timeout: Duration::from_millis(args.client_header_timeout_ms),
+        body_timeout: Duration::from_millis(args.client_body_timeout_ms),
+        keepalive_timeout: Duration::from_millis(args.keepalive_timeout_ms),
+        shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+        ..Settings::default()
+    };
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Register before any worker runs so a signal during start-up is not lost.
+    let mut signals = match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::error!("installing signal handlers: {e}");
+            return 1;
+        }
+    };
+    let server = match server::start(&config, &resolved, &roots, &args.listen, workers, settings) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::error!("{e}");
+            return 1;
+        }
+    };
+    crate::info!(
+        "{} workers started, io drivers: {}",
+        server.drivers.len(),
+        server.drivers.join(", ")
+    );
+    for addr in &server.proxy_addrs {
+        crate::info!("proxy listening on {addr}");
+    }
+    let status = crate::admin::status_json(&config, &server.drivers);
+    match crate::admin::spawn(args.admin_listen, status) {
+        Ok(addr) => crate::info!("admin listening on {addr}"),
+        Err(e) => {
+            crate::error!("admin API: {e}");
+            server.stop();
+            return 1;
+        }
+    }
+    if let Some(sig) = signals.forever().next() {
+        crate::info!("signal {sig} received: stopping accepting, finishing in-flight requests");
+    }
+    server.stop();
+    crate::info!("stopped");
+    0
+}

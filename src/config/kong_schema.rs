@@ -1,0 +1,372 @@
+//! Kong Gateway 3.14's `ai-proxy-advanced` and `ai-proxy` plugin configuration schemas, as
+//! published in Kong's developer docs (`app/_schemas/gateway/plugins/3.14/*.json`), annotated with
+//! what llmux does with each key. `docs/config-reference.md` is the prose version of this file.
+
+use super::schema::{f, int, num, one_of, Sup::*, Ty, ANY, BOOL, F, STR};
+
+pub(crate) const TIMEOUT: Ty = int(1, 2_147_483_646);
+
+pub(crate) const PROVIDERS_KONG: &[&str] = &[
+    "anthropic",
+    "azure",
+    "bedrock",
+    "cerebras",
+    "cohere",
+    "dashscope",
+    "databricks",
+    "deepseek",
+    "gemini",
+    "huggingface",
+    "llama2",
+    "mistral",
+    "ollama",
+    "openai",
+    "vllm",
+    "xai",
+];
+pub(crate) const PROVIDERS_LLMUX: &[&str] = &[
+    "openai", "azure", "mistral", "deepseek", "xai", "cerebras", "vllm",
+];
+
+pub(crate) const ROUTE_TYPES_KONG: &[&str] = &[
+    "audio/v1/audio/speech",
+    "audio/v1/audio/transcriptions",
+    "audio/v1/audio/translations",
+    "image/v1/images/edits",
+    "image/v1/images/generations",
+    "llm/v1/assistants",
+    "llm/v1/batches",
+    "llm/v1/chat",
+    "llm/v1/completions",
+    "llm/v1/embeddings",
+    "llm/v1/files",
+    "llm/v1/responses",
+    "preserve",
+    "realtime/v1/realtime",
+    "video/v1/videos/generations",
+];
+pub(crate) const ROUTE_TYPES_LLMUX: &[&str] =
+    &["llm/v1/chat", "llm/v1/completions", "llm/v1/embeddings"];
+
+pub(crate) const FAILOVER_CRITERIA: &[&str] = &[
+    "error",
+    "timeout",
+    "invalid_header",
+    "http_403",
+    "http_404",
+    "http_429",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_504",
+    "non_idempotent",
+];
+
+const AUTH: &[F] = &[
+    f("header_name", STR, Use),
+    f("header_value", STR, Use),
+    f("param_name", STR, Use),
+    f("param_value", STR, Use),
+    f("param_location", one_of(&["query", "body"]), Use),
+    f("allow_override", BOOL, Use),
+    // `true` is refused while building (no managed identities / service accounts yet).
+    f("azure_use_managed_identity", BOOL, Use),
+    f("gcp_use_service_account", BOOL, Use),
+    f("azure_client_id", STR, Warn),
+    f("azure_client_secret", STR, Warn),
+    f("azure_tenant_id", STR, Warn),
+    f("gcp_service_account_json", STR, Warn),
+    f("gcp_metadata_url", STR, Warn),
+    f("gcp_oauth_token_url", STR, Warn),
+    f("aws_access_key_id", STR, Warn),
+    f("aws_secret_access_key", STR, Warn),
+];
+
+const BEDROCK: &[F] = &[
+    f("aws_assume_role_arn", STR, Use),
+    f("aws_region", STR, Use),
+    f("aws_role_session_name", STR, Use),
+    f("aws_sts_endpoint_url", STR, Use),
+    f("batch_bucket_prefix", STR, Use),
+    f("batch_role_arn", STR, Use),
+    f("embeddings_normalize", BOOL, Use),
+    f("performance_config_latency", STR, Use),
+    f("video_output_s3_uri", STR, Use),
+];
+const GEMINI: &[F] = &[
+    f("api_endpoint", STR, Use),
+    f("endpoint_id", STR, Use),
+    f("location_id", STR, Use),
+    f("project_id", STR, Use),
+];
+const GEMINI_EMBEDDINGS: &[F] = &[
+    f("api_endpoint", STR, Use),
+    f("location_id", STR, Use),
+    f("project_id", STR, Use),
+];
+const HUGGINGFACE: &[F] = &[f("use_cache", BOOL, Use), f("wait_for_model", BOOL, Use)];
+const COHERE: &[F] = &[
+    f(
+        "embedding_input_type",
+        one_of(&[
+            "classification",
+            "clustering",
+            "image",
+            "search_document",
+            "search_query",
+        ]),
+        Use,
+    ),
+    f("wait_for_model", BOOL, Use),
+];
+const DASHSCOPE: &[F] = &[f("international", BOOL, Use)];
+const DATABRICKS: &[F] = &[f("workspace_instance_id", STR, Use)];
+const COST: Ty = num(0.0, f64::MAX);
+const CACHE_WRITE_COST: &[F] = &[f("cost", COST, Use), f("ttl", STR, Use)];
+const CONTEXT_WINDOW_FACTOR: &[F] = &[
+    f("above", STR, Use),
+    f("input_factor", COST, Use),
+    f("output_factor", COST, Use),
+];
+const SERVICE_TIER_FACTOR: &[F] = &[f("factor", COST, Use), f("tier", STR, Use)];
+
+const OPTIONS: &[F] = &[
+    f("max_tokens", int(i64::MIN, i64::MAX), Use),
+    f("temperature", num(0.0, 5.0), Use),
+    f("top_p", num(0.0, 1.0), Use),
+    f("input_cost", COST, Use),
+    f("output_cost", COST, Use),
+    f("azure_instance", STR, Use),
+    f("azure_api_version", STR, Use),
+    f("azure_deployment_id", STR, Use),
+    f("upstream_url", STR, Use),
+    f(
+        "mistral_format",
+        Ty::Enum {
+            kong: &["openai", "ollama"],
+            llmux: &["openai"],
+        },
+        Use,
+    ),
+    // Deprecated in Kong in favour of upstream_url; it would change where requests go.
+    f("upstream_path", STR, Reject),
+    f("top_k", int(0, 500), Warn),
+    f("anthropic_version", STR, Warn),
+    f("llama2_format", one_of(&["raw", "openai", "ollama"]), Warn),
+    f("embeddings_dimensions", int(i64::MIN, i64::MAX), Warn),
+    f("cache_read_cost", COST, Warn),
+    f("cache_write_cost", COST, Warn),
+    f(
+        "cache_write_cost_list",
+        Ty::List(&Ty::Rec(CACHE_WRITE_COST)),
+        Warn,
+    ),
+    f(
+        "context_window_factor",
+        Ty::List(&Ty::Rec(CONTEXT_WINDOW_FACTOR)),
+        Warn,
+    ),
+    f(
+        "service_tier_factor",
+        Ty::List(&Ty::Rec(SERVICE_TIER_FACTOR)),
+        Warn,
+    ),
+    f("bedrock", Ty::Rec(BEDROCK), Warn),
+    f("gemini", Ty::Rec(GEMINI), Warn),
+    f("huggingface", Ty::Rec(HUGGINGFACE), Warn),
+    f("cohere", Ty::Rec(COHERE), Warn),
+    f("dashscope", Ty::Rec(DASHSCOPE), Warn),
+    f("databricks", Ty::Rec(DATABRICKS), Warn),
+];
+
+const MODEL: &[F] = &[
+    f(
+        "provider",
+        Ty::Enum {
+            kong: PROVIDERS_KONG,
+            llmux: PROVIDERS_LLMUX,
+        },
+        Use,
+    ),
+    f("name", STR, Use),
+    f("model_alias", STR, Use),
+    f("options", Ty::Rec(OPTIONS), Use),
+];
+
+const LOGGING: &[F] = &[f("log_statistics", BOOL, Use), f("log_payloads", BOOL, Use)];
+
+const ROUTE_TYPE: Ty = Ty::Enum {
+    kong: ROUTE_TYPES_KONG,
+    llmux: ROUTE_TYPES_LLMUX,
+};
+
+/// `config.targets[]` of ai-proxy-advanced.
+const TARGET: &[F] = &[
+    f("route_type", ROUTE_TYPE, Use),
+    f("model", Ty::Rec(MODEL), Use),
+    f("auth", Ty::Rec(AUTH), Use),
+    f("logging", Ty::Rec(LOGGING), Use),
+    f("weight", int(1, 65535), Use),
+    f("description", STR, Use),
+    f("metadata", ANY, Warn),
+];
+
+const BALANCER: &[F] = &[
+    f(
+        "algorithm",
+        Ty::Enum {
+            kong: &[
+                "round-robin",
+                "lowest-usage",
+                "lowest-latency",
+                "least-connections",
+                "consistent-hashing",
+                "priority",
+                "semantic",
+            ],
+            llmux: &[
+                "round-robin",
+                "lowest-usage",
+                "lowest-latency",
+                "least-connections",
+                "consistent-hashing",
+                "priority",
+            ],
+        },
+        Use,
+    ),
+    f(
+        "tokens_count_strategy",
+        Ty::Enum {
+            kong: &[
+                "total-tokens",
+                "prompt-tokens",
+                "completion-tokens",
+                "cost",
+                "llm-accuracy",
+            ],
+            llmux: &["total-tokens", "prompt-tokens", "completion-tokens", "cost"],
+        },
+        Use,
+    ),
+    f("latency_strategy", one_of(&["tpot", "e2e"]), Use),
+    f("retries", int(0, 32767), Use),
+    f(
+        "failover_criteria",
+        Ty::List(&one_of(FAILOVER_CRITERIA)),
+        Use,
+    ),
+    f("connect_timeout", TIMEOUT, Use),
+    f("read_timeout", TIMEOUT, Use),
+    f("write_timeout", TIMEOUT, Use),
+    f("max_fails", int(0, 32767), Use),
+    f("fail_timeout", TIMEOUT, Use),
+    f("hash_on_header", STR, Use),
+    f("slots", int(10, 65536), Use),
+];
+
+const EMBEDDINGS_AZURE: &[F] = &[
+    f("api_version", STR, Use),
+    f("deployment_id", STR, Use),
+    f("instance", STR, Use),
+];
+const EMBEDDINGS_OPTIONS: &[F] = &[
+    f("azure", Ty::Rec(EMBEDDINGS_AZURE), Use),
+    f("bedrock", Ty::Rec(BEDROCK), Use),
+    f("gemini", Ty::Rec(GEMINI_EMBEDDINGS), Use),
+    f("huggingface", Ty::Rec(HUGGINGFACE), Use),
+    f("upstream_url", STR, Use),
+];
+const EMBEDDINGS_MODEL: &[F] = &[
+    f(
+        "provider",
+        one_of(&[
+            "azure",
+            "bedrock",
+            "gemini",
+            "huggingface",
+            "mistral",
+            "ollama",
+            "openai",
+        ]),
+        Use,
+    ),
+    f("name", STR, Use),
+    f("options", Ty::Rec(EMBEDDINGS_OPTIONS), Use),
+];
+/// Only used by the `semantic` algorithm, which is refused on its own.
+const EMBEDDINGS: &[F] = &[
+    f("auth", Ty::Rec(AUTH), Use),
+    f("model", Ty::Rec(EMBEDDINGS_MODEL), Use),
+];
+
+const LLM_FORMAT: Ty = Ty::Enum {
+    kong: &[
+        "openai",
+        "anthropic",
+        "bedrock",
+        "cohere",
+        "gemini",
+        "huggingface",
+    ],
+    llmux: &["openai"],
+};
+const BODY_SIZE: Ty = int(0, i64::MAX);
+const STREAMING: Ty = one_of(&["allow", "deny", "always"]);
+const TEXT_CATEGORIES: &[&str] = &["text/generation", "text/embeddings"];
+
+/// `config` of ai-proxy-advanced.
+pub(crate) const AI_PROXY_ADVANCED: &[F] = &[
+    f("targets", Ty::List(&Ty::Rec(TARGET)), Use),
+    f("balancer", Ty::Rec(BALANCER), Use),
+    f("max_request_body_size", BODY_SIZE, Use),
+    f("model_name_header", BOOL, Use),
+    f("response_streaming", STREAMING, Use),
+    f("llm_format", LLM_FORMAT, Use),
+    f(
+        "genai_category",
+        Ty::Enum {
+            kong: &[
+                "text/generation",
+                "text/embeddings",
+                "audio/speech",
+                "audio/transcription",
+                "image/generation",
+                "realtime/generation",
+                "video/generation",
+            ],
+            llmux: TEXT_CATEGORIES,
+        },
+        Use,
+    ),
+    f("embeddings", Ty::Rec(EMBEDDINGS), Warn),
+    f("vectordb", ANY, Reject),
+    f("acls", ANY, Reject),
+];
+
+/// `config` of ai-proxy: one target's keys at the top, plus the plugin-wide ones.
+pub(crate) const AI_PROXY: &[F] = &[
+    f("route_type", ROUTE_TYPE, Use),
+    f("model", Ty::Rec(MODEL), Use),
+    f("auth", Ty::Rec(AUTH), Use),
+    f("logging", Ty::Rec(LOGGING), Use),
+    f("max_request_body_size", BODY_SIZE, Use),
+    f("model_name_header", BOOL, Use),
+    f("response_streaming", STREAMING, Use),
+    f("llm_format", LLM_FORMAT, Use),
+    f(
+        "genai_category",
+        Ty::Enum {
+            kong: &[
+                "text/generation",
+                "text/embeddings",
+                "audio/speech",
+                "audio/transcription",
+                "image/generation",
+                "video/generation",
+            ],
+            llmux: TEXT_CATEGORIES,
+        },
+        Use,
+    ),
+];

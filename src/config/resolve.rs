@@ -1,0 +1,310 @@
+//! From collected decK entities to the routing table: resolve references, build each AI plugin
+//! once, and give every route the plugin in scope (route > service > global, as in Kong; a plugin
+//! set on both a route and a service beats one set on the route only).
+
+use super::deck::{Doc, RawRoute, Ref};
+use super::error::Diag;
+use super::plugin::{build_plugin, PluginMeta, AI_PROXY_ADVANCED_NAME, AI_PROXY_NAME};
+use super::routes::{GatewayConfig, Route};
+use super::types::AiProxyConfig;
+use super::value::{index, join};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub(crate) fn is_ai_plugin(name: &str) -> bool {
+    name == AI_PROXY_ADVANCED_NAME || name == AI_PROXY_NAME
+}
+
+const AUTHENTICATES: &str = "it authenticates clients, and llmux would serve requests it rejects";
+const REJECTS: &str = "it rejects requests, and llmux would serve them";
+const REROUTES: &str = "it changes where requests go";
+
+/// Plugins that are load errors rather than warnings: ignoring them would change which requests
+/// are served or where they go.
+const REFUSED: &[(&str, &str)] = &[
+    ("basic-auth", AUTHENTICATES),
+    ("hmac-auth", AUTHENTICATES),
+    ("jwt", AUTHENTICATES),
+    ("key-auth", AUTHENTICATES),
+    ("key-auth-enc", AUTHENTICATES),
+    ("ldap-auth", AUTHENTICATES),
+    ("ldap-auth-advanced", AUTHENTICATES),
+    ("mtls-auth", AUTHENTICATES),
+    ("oauth2", AUTHENTICATES),
+    ("oauth2-introspection", AUTHENTICATES),
+    ("openid-connect", AUTHENTICATES),
+    ("saml", AUTHENTICATES),
+    ("session", AUTHENTICATES),
+    ("vault-auth", AUTHENTICATES),
+    ("header-cert-auth", AUTHENTICATES),
+    ("konnect-application-auth", AUTHENTICATES),
+    ("acl", REJECTS),
+    ("ip-restriction", REJECTS),
+    ("bot-detection", REJECTS),
+    ("opa", REJECTS),
+    ("request-termination", REJECTS),
+    ("request-validator", REJECTS),
+    ("oas-validation", REJECTS),
+    ("injection-protection", REJECTS),
+    ("json-threat-protection", REJECTS),
+    ("xml-threat-protection", REJECTS),
+    ("ai-prompt-guard", REJECTS),
+    ("ai-semantic-prompt-guard", REJECTS),
+    ("ai-semantic-response-guard", REJECTS),
+    ("ai-aws-guardrails", REJECTS),
+    ("ai-azure-content-safety", REJECTS),
+    ("ai-gcp-model-armor", REJECTS),
+    ("ai-lakera-guard", REJECTS),
+    ("route-by-header", REROUTES),
+    ("route-transformer-advanced", REROUTES),
+    ("canary", REROUTES),
+    ("forward-proxy", REROUTES),
+    ("redirect", REROUTES),
+];
+
+/// Where a plugin applies: (route, service) indices; (None, None) is global.
+type Scope = (Option<usize>, Option<usize>);
+
+pub(crate) fn resolve(doc: Doc<'_>, d: &mut Diag) -> GatewayConfig {
+    check_unique(
+        doc.services
+            .iter()
+            .map(|s| (&s.path, s.name.as_deref(), s.id.as_deref())),
+        "service",
+        d,
+    );
+    check_unique(
+        doc.routes
+            .iter()
+            .map(|r| (&r.path, r.name.as_deref(), r.id.as_deref())),
+        "route",
+        d,
+    );
+
+    let find_service = |key: &str| {
+        doc.services
+            .iter()
+            .position(|s| s.name.as_deref() == Some(key) || s.id.as_deref() == Some(key))
+    };
+    let find_route = |key: &str| {
+        doc.routes
+            .iter()
+            .position(|r| r.name.as_deref() == Some(key) || r.id.as_deref() == Some(key))
+    };
+    let route_services: Vec<Option<usize>> = doc
+        .routes
+        .iter()
+        .map(|r| resolve_ref(&r.service, "service", &find_service, d).unwrap_or(None))
+        .collect();
+    let label_service = |i: usize| {
+        label(
+            &doc.services[i].name,
+            &doc.services[i].id,
+            &doc.services[i].path,
+        )
+    };
+    let label_route = |i: usize| label(&doc.routes[i].name, &doc.routes[i].id, &doc.routes[i].path);
+
+    let mut plugins: HashMap<Scope, (Arc<AiProxyConfig>, String)> = HashMap::new();
+    let mut seen: HashMap<Scope, String> = HashMap::new();
+    for p in doc.plugins.iter().filter(|p| p.enabled) {
+        let (Ok(route), Ok(service)) = (
+            resolve_ref(&p.route, "route", &find_route, d),
+            resolve_ref(&p.service, "service", &find_service, d),
+        ) else {
+            continue;
+        };
+        if !is_ai_plugin(&p.name) {
+            match REFUSED.iter().find(|(n, _)| *n == p.name) {
+                Some((_, why)) => d.err(
+                    &p.path,
+                    format!("plugin `{}` is not supported yet by llmux: {why}", p.name),
+                ),
+                None if p.name.is_empty() => {}
+                None => d.warn(
+                    &p.path,
+                    format!(
+                        "plugin `{}` is not implemented by llmux and is ignored",
+                        p.name
+                    ),
+                ),
+            }
+            continue;
+        }
+        if p.shared_config {
+            d.unsupported(
+                &join(&p.path, "_config"),
+                "`_config` (decK shared plugin configuration)",
+            );
+            continue;
+        }
+        let scope = (route, service);
+        let parts: Vec<(&str, String)> = (route.map(|r| ("route", label_route(r))).into_iter())
+            .chain(service.map(|s| ("service", label_service(s))))
+            .collect();
+        let join_parts = |fmt: fn(&str, &str) -> String, sep: &str| {
+            let all: Vec<String> = parts.iter().map(|(k, v)| fmt(k, v)).collect();
+            if all.is_empty() {
+                "global".to_string()
+            } else {
+                all.join(sep)
+            }
+        };
+        let scope_text = join_parts(|k, v| format!("{k} {v}"), " + ");
+        let scope_id = join_parts(|k, v| format!("{k}:{v}"), "+");
+        if let Some(other) = seen.get(&scope) {
+            d.err(&p.path, format!("an AI proxy plugin ({other}) already applies to {scope_text}: only one ai-proxy or ai-proxy-advanced per scope"));
+            continue;
+        }
+        seen.insert(scope, p.path.clone());
+        let plugin_name = if p.name == AI_PROXY_NAME {
+            AI_PROXY_NAME
+        } else {
+            AI_PROXY_ADVANCED_NAME
+        };
+        let meta = PluginMeta {
+            id: p
+                .id
+                .clone()
+                .or_else(|| p.instance_name.clone())
+                .unwrap_or_else(|| format!("{plugin_name}@{scope_id}")),
+            plugin_name,
+            scope: scope_text,
+        };
+        if let Some(cfg) = build_plugin(p.config, &join(&p.path, "config"), meta, d) {
+            plugins.insert(scope, (Arc::new(cfg), p.path.clone()));
+        }
+    }
+
+    let mut routes = Vec::new();
+    for (ri, r) in doc.routes.iter().enumerate() {
+        let service = route_services[ri];
+        if !r.http || service.is_some_and(|s| !doc.services[s].enabled) {
+            continue;
+        }
+        let candidates = [
+            (Some(ri), service),
+            (Some(ri), None),
+            (None, service),
+            (None, None),
+        ];
+        let plugin = candidates
+            .iter()
+            .find_map(|scope| plugins.get(scope))
+            .map(|(p, _)| Arc::clone(p));
+        if let Some(route) = compile(r, service.map(label_service), plugin, &label_route(ri), d) {
+            routes.push(route);
+        }
+    }
+    for ((route, service), (_, path)) in &plugins {
+        if let (None, Some(s)) = (route, service) {
+            if !route_services.contains(&Some(*s)) {
+                d.warn(
+                    path,
+                    format!(
+                        "service {} has no routes: this plugin receives no traffic",
+                        label_service(*s)
+                    ),
+                );
+            }
+        }
+    }
+    if plugins.is_empty() && d.errors.is_empty() {
+        d.warn(
+            "plugins",
+            "no ai-proxy-advanced or ai-proxy plugin is enabled: every request will get 404",
+        );
+    }
+    let catch_all = if doc.routes.is_empty() {
+        plugins.get(&(None, None)).map(|(p, _)| Arc::clone(p))
+    } else {
+        None
+    };
+    GatewayConfig::new(routes, catch_all)
+}
+
+fn compile(
+    r: &RawRoute,
+    service: Option<String>,
+    plugin: Option<Arc<AiProxyConfig>>,
+    name: &str,
+    d: &mut Diag,
+) -> Option<Route> {
+    let route = Route::new(
+        name.to_string(),
+        r.id.clone(),
+        service,
+        r.paths.clone(),
+        r.methods.clone(),
+        r.regex_priority,
+        plugin,
+    );
+    route
+        .map_err(|errs| {
+            for (i, m) in errs {
+                d.err(&index(&join(&r.path, "paths"), i), m);
+            }
+        })
+        .ok()
+}
+
+/// `name`, else `id`, else the YAML path.
+fn label(name: &Option<String>, id: &Option<String>, path: &str) -> String {
+    name.clone()
+        .or_else(|| id.clone())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// `Err` when the reference is broken (reported); `Ok(None)` when there is none.
+fn resolve_ref(
+    r: &Option<Ref>,
+    kind: &str,
+    find: &dyn Fn(&str) -> Option<usize>,
+    d: &mut Diag,
+) -> Result<Option<usize>, ()> {
+    match r {
+        None => Ok(None),
+        Some(Ref::Index(i)) => Ok(Some(*i)),
+        Some(Ref::Key { key, path }) => match find(key) {
+            Some(i) => Ok(Some(i)),
+            None => {
+                d.err(path, format!("{kind} `{key}` is not defined in this file"));
+                Err(())
+            }
+        },
+        Some(Ref::Nested { parent, key, path }) => {
+            if find(key) == Some(*parent) {
+                Ok(Some(*parent))
+            } else {
+                d.err(
+                    path,
+                    format!("must name the enclosing {kind}, or be left out"),
+                );
+                Err(())
+            }
+        }
+    }
+}
+
+/// Kong: names and ids are unique per entity type.
+fn check_unique<'a>(
+    items: impl Iterator<Item = (&'a String, Option<&'a str>, Option<&'a str>)>,
+    kind: &str,
+    d: &mut Diag,
+) {
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut ids: HashMap<&str, &str> = HashMap::new();
+    for (path, name, id) in items {
+        for (key, value, seen) in [("name", name, &mut names), ("id", id, &mut ids)] {
+            let Some(v) = value else { continue };
+            if let Some(first) = seen.get(v) {
+                d.err(
+                    &join(path, key),
+                    format!("duplicate {kind} {key} `{v}` (first at {first})"),
+                );
+            } else {
+                seen.insert(v, path);
+            }
+        }
+    }
+}

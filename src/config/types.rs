@@ -1,0 +1,331 @@
+//! The typed, validated configuration of one AI proxy plugin, as the rest of llmux uses it.
+//! `Debug` of everything that can hold a secret prints `<redacted>` instead.
+
+use std::fmt;
+
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// One `ai-proxy-advanced` (or `ai-proxy`) plugin instance, with Kong's defaults applied.
+#[derive(Debug, Clone)]
+pub struct AiProxyConfig {
+    /// The plugin's `id` from YAML, else its `instance_name`, else a stable id built from its
+    /// scope (`ai-proxy-advanced@global`, `...@route:NAME`, `...@service:NAME`).
+    pub id: String,
+    /// `ai-proxy-advanced` or `ai-proxy` (the latter is read as one target, default balancer).
+    pub plugin_name: &'static str,
+    /// Where it applies, for humans: `global`, `service NAME`, `route NAME`,
+    /// `route NAME + service NAME`.
+    pub scope: String,
+    pub balancer: BalancerConfig,
+    pub targets: Vec<TargetConfig>,
+    /// Default 1048576; Kong's `0` (unlimited) is `usize::MAX`.
+    pub max_request_body_size: usize,
+    pub model_name_header: bool,
+    pub response_streaming: ResponseStreaming,
+    /// True when any target has `logging.log_statistics` (Kong 3.14 sets logging per target).
+    pub log_statistics: bool,
+    /// True when any target has `logging.log_payloads`.
+    pub log_payloads: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalancerConfig {
+    pub algorithm: Algorithm,
+    pub tokens_count_strategy: TokensCountStrategy,
+    pub latency_strategy: LatencyStrategy,
+    pub retries: u32,
+    pub failover_criteria: Vec<FailoverCriterion>,
+    pub connect_timeout_ms: u64,
+    pub read_timeout_ms: u64,
+    pub write_timeout_ms: u64,
+    pub max_fails: u32,
+    pub fail_timeout_ms: u64,
+    pub hash_on_header: String,
+    pub slots: u32,
+}
+
+impl Default for BalancerConfig {
+    /// Kong's defaults.
+    fn default() -> Self {
+        BalancerConfig {
+            algorithm: Algorithm::RoundRobin,
+            tokens_count_strategy: TokensCountStrategy::TotalTokens,
+            latency_strategy: LatencyStrategy::Tpot,
+            retries: 5,
+            failover_criteria: vec![FailoverCriterion::Error, FailoverCriterion::Timeout],
+            connect_timeout_ms: 60_000,
+            read_timeout_ms: 60_000,
+            write_timeout_ms: 60_000,
+            max_fails: 0,
+            fail_timeout_ms: 10_000,
+            hash_on_header: "X-Kong-LLM-Request-ID".to_string(),
+            slots: 10_000,
+        }
+    }
+}
+
+/// Kong's spelling of an enum value, both ways.
+macro_rules! kong_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// The value as written in Kong's configuration.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub(crate) fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+kong_enum!(Algorithm {
+    RoundRobin = "round-robin",
+    LowestUsage = "lowest-usage",
+    LowestLatency = "lowest-latency",
+    LeastConnections = "least-connections",
+    ConsistentHashing = "consistent-hashing",
+    Priority = "priority",
+});
+
+kong_enum!(TokensCountStrategy {
+    TotalTokens = "total-tokens",
+    PromptTokens = "prompt-tokens",
+    CompletionTokens = "completion-tokens",
+    Cost = "cost",
+});
+
+kong_enum!(LatencyStrategy {
+    Tpot = "tpot",
+    E2e = "e2e",
+});
+
+/// One entry of `balancer.failover_criteria` (nginx's `proxy_next_upstream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailoverCriterion {
+    Error,
+    Timeout,
+    InvalidHeader,
+    /// `http_403`, `http_404`, `http_429`, `http_500`, `http_502`, `http_503`, `http_504`: the
+    /// upstream answered with this status.
+    Http(u16),
+    NonIdempotent,
+}
+
+impl FailoverCriterion {
+    /// The statuses Kong accepts as `http_NNN`.
+    pub const HTTP_STATUSES: [u16; 7] = [403, 404, 429, 500, 502, 503, 504];
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "error" => Some(FailoverCriterion::Error),
+            "timeout" => Some(FailoverCriterion::Timeout),
+            "invalid_header" => Some(FailoverCriterion::InvalidHeader),
+            "non_idempotent" => Some(FailoverCriterion::NonIdempotent),
+            _ => s
+                .strip_prefix("http_")
+                .and_then(|code| code.parse::<u16>().ok())
+                .filter(|code| Self::HTTP_STATUSES.contains(code))
+                .map(FailoverCriterion::Http),
+        }
+    }
+}
+
+impl fmt::Display for FailoverCriterion {
+    /// As written in Kong's configuration (`http_429`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailoverCriterion::Error => f.write_str("error"),
+            FailoverCriterion::Timeout => f.write_str("timeout"),
+            FailoverCriterion::InvalidHeader => f.write_str("invalid_header"),
+            FailoverCriterion::Http(code) => write!(f, "http_{code}"),
+            FailoverCriterion::NonIdempotent => f.write_str("non_idempotent"),
+        }
+    }
+}
+
+kong_enum!(RouteType {
+    Chat = "llm/v1/chat",
+    Completions = "llm/v1/completions",
+    Embeddings = "llm/v1/embeddings",
+});
+
+kong_enum!(
+    /// Providers whose wire format is OpenAI's.
+    Provider {
+        OpenAi = "openai",
+        Azure = "azure",
+        Mistral = "mistral",
+        Deepseek = "deepseek",
+        Xai = "xai",
+        Cerebras = "cerebras",
+        Vllm = "vllm",
+    }
+);
+
+kong_enum!(ResponseStreaming {
+    Allow = "allow",
+    Deny = "deny",
+    Always = "always",
+});
+
+impl RouteType {
+    /// The path of this operation on OpenAI-style APIs (`/v1/chat/completions` ...).
+    pub fn openai_path(self) -> &'static str {
+        match self {
+            RouteType::Chat => "/v1/chat/completions",
+            RouteType::Completions => "/v1/completions",
+            RouteType::Embeddings => "/v1/embeddings",
+        }
+    }
+}
+
+/// One entry of `config.targets`.
+#[derive(Clone)]
+pub struct TargetConfig {
+    /// Position in `config.targets` (0-based); ties in balancing go to the lower index.
+    pub index: usize,
+    pub route_type: RouteType,
+    pub provider: Provider,
+    pub model_name: Option<String>,
+    pub model_alias: Option<String>,
+    pub weight: u32,
+    /// Body defaults from `model.options`, as (key, JSON literal), only those set, in the order
+    /// `max_tokens`, `temperature`, `top_p`.
+    pub defaults: Vec<(&'static str, String)>,
+    pub input_cost: Option<f64>,
+    pub output_cost: Option<f64>,
+    pub upstream: UpstreamUrl,
+    pub auth: Auth,
+    pub description: Option<String>,
+    /// `logging.log_statistics` of this target.
+    pub log_statistics: bool,
+    /// `logging.log_payloads` of this target.
+    pub log_payloads: bool,
+}
+
+impl fmt::Debug for TargetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TargetConfig")
+            .field("index", &self.index)
+            .field("route_type", &self.route_type)
+            .field("provider", &self.provider)
+            .field("model_name", &self.model_name)
+            .field("model_alias", &self.model_alias)
+            .field("weight", &self.weight)
+            .field("defaults", &self.defaults)
+            .field("input_cost", &self.input_cost)
+            .field("output_cost", &self.output_cost)
+            .field("upstream", &self.upstream)
+            .field("auth", &self.auth)
+            .field("description", &self.description)
+            .field("log_statistics", &self.log_statistics)
+            .field("log_payloads", &self.log_payloads)
+            .finish()
+    }
+}
+
+/// Where a target's requests go. No DNS lookup has been done.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UpstreamUrl {
+    pub tls: bool,
+    /// Host name or IP address, without brackets for IPv6.
+    pub host: String,
+    pub port: u16,
+    /// Path and query; an `auth.param_location: query` parameter is already appended,
+    /// url-encoded. It can therefore hold a secret: never log it, log `display`.
+    pub path_and_query: String,
+    /// The `Host` header: `host`, or `host:port` when the port is not the scheme's default.
+    pub host_header: String,
+    /// The URL for logs and messages, with the auth query parameter's value redacted.
+    pub display: String,
+}
+
+impl fmt::Debug for UpstreamUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UpstreamUrl({})", self.display)
+    }
+}
+
+/// How llmux authenticates to a target.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Auth {
+    /// `(header_name, header_value)`: replaces the client's header of that name unless
+    /// `allow_override` and the client sent one.
+    pub header: Option<(String, String)>,
+    pub allow_override: bool,
+    /// `(param_name, param_value)` for `param_location: body`.
+    pub body_param: Option<(String, String)>,
+    /// The name (only) of the `param_location: query` parameter already in the upstream URL.
+    pub query_param_name: Option<String>,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = self.header.as_ref().map(|(n, _)| (n.as_str(), REDACTED));
+        let body = self
+            .body_param
+            .as_ref()
+            .map(|(n, _)| (n.as_str(), REDACTED));
+        f.debug_struct("Auth")
+            .field("header", &header)
+            .field("allow_override", &self.allow_override)
+            .field("body_param", &body)
+            .field("query_param_name", &self.query_param_name)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip() {
+        for a in [
+            "round-robin",
+            "lowest-usage",
+            "priority",
+            "consistent-hashing",
+        ] {
+            assert_eq!(Algorithm::parse(a).map(Algorithm::as_str), Some(a));
+        }
+        assert_eq!(Algorithm::parse("semantic"), None);
+        assert_eq!(Provider::OpenAi.to_string(), "openai");
+        assert_eq!(RouteType::Embeddings.openai_path(), "/v1/embeddings");
+        assert_eq!(BalancerConfig::default().failover_criteria.len(), 2);
+        for c in super::super::kong_schema::FAILOVER_CRITERIA {
+            let parsed = FailoverCriterion::parse(c).unwrap();
+            assert_eq!(parsed.to_string(), *c);
+        }
+        assert_eq!(
+            FailoverCriterion::parse("http_429"),
+            Some(FailoverCriterion::Http(429))
+        );
+        assert_eq!(FailoverCriterion::parse("http_418"), None);
+    }
+
+    #[test]
+    fn auth_debug_redacts() {
+        let a = Auth {
+            header: Some(("Authorization".into(), "Bearer sk-123".into())),
+            allow_override: false,
+            body_param: Some(("key".into(), "sk-456".into())),
+            query_param_name: None,
+        };
+        let s = format!("{a:?}");
+        assert!(s.contains("Authorization") && s.contains(REDACTED), "{s}");
+        assert!(!s.contains("sk-123") && !s.contains("sk-456"), "{s}");
+    }
+}

@@ -1,0 +1,70 @@
+//! A growable read buffer for monoio's owned-buffer I/O.
+//!
+//! monoio moves the buffer into each read and hands it back with the result, so the buffer is
+//! taken out of `self` for the duration of the read. Bytes before `start` are consumed; a read
+//! appends after the filled part, compacting or growing first so a read never gets a tiny window.
+
+use monoio::buf::IoBufMut;
+use monoio::io::AsyncReadRent;
+
+const MIN_READ: usize = 4096;
+
+pub struct ReadBuf {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl ReadBuf {
+    pub fn with_capacity(cap: usize) -> Self {
+        ReadBuf {
+            buf: Vec::with_capacity(cap.max(MIN_READ)),
+            start: 0,
+        }
+    }
+
+    /// Unconsumed bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Marks `n` leading bytes as used.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.buf.len());
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Removes and returns up to `n` leading bytes.
+    pub fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.len());
+        let out = self.buf[self.start..self.start + n].to_vec();
+        self.consume(n);
+        out
+    }
+
+    /// Reads once from `io`, appending. Returns the byte count; 0 means the peer closed.
+    pub async fn fill<S: AsyncReadRent>(&mut self, io: &mut S) -> std::io::Result<usize> {
+        if self.start > 0 && self.buf.capacity() - self.buf.len() < MIN_READ {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        if self.buf.capacity() - self.buf.len() < MIN_READ {
+            self.buf.reserve(self.buf.capacity().max(MIN_READ));
+        }
+        let len = self.buf.len();
+        let buf = std::mem::take(&mut self.buf);
+        let (res, slice) = io.read(buf.slice_mut(len..)).await;
+        self.buf = slice.into_inner();
+        res
+    }
+}

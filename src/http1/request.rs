@@ -1,0 +1,283 @@
+//! Parsing a client's request head, with the limits and framing rules a proxy must enforce.
+//!
+//! Framing ambiguities are rejected rather than resolved (RFC 9112 section 6.3): a request with
+//! both `Transfer-Encoding` and `Content-Length`, conflicting `Content-Length`s or a transfer
+//! coding other than a final `chunked` could be read differently by llmux and the upstream,
+//! which is how request smuggling starts.
+
+use super::headers::{has_token, parse_content_length, positions, HeaderPos};
+use super::Framing;
+use std::fmt;
+
+/// Limits on what a client may send before its body.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: 32 * 1024,
+            max_headers: 100,
+        }
+    }
+}
+
+/// Why a head could not be accepted. Each maps to a status in the proxy's error table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadError {
+    /// Not HTTP/1.x syntax (400, connection closed).
+    Malformed(String),
+    /// Head larger than `max_head_bytes` or more than `max_headers` headers (431).
+    TooLarge(String),
+    /// Ambiguous or unsupported body framing (400, connection closed).
+    BadFraming(String),
+}
+
+impl fmt::Display for HeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeadError::Malformed(m) | HeadError::TooLarge(m) | HeadError::BadFraming(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+/// A request head copied out of the read buffer; header names and values are ranges into `raw`.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    pub raw: Vec<u8>,
+    method: std::ops::Range<usize>,
+    target: std::ops::Range<usize>,
+    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    pub headers: Vec<HeaderPos>,
+    pub framing: Framing,
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+}
+
+impl RequestHead {
+    pub fn method(&self) -> &str {
+        std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or("")
+    }
+
+    /// The request target as sent (path and query).
+    pub fn target(&self) -> &str {
+        std::str::from_utf8(&self.raw[self.target.clone()]).unwrap_or("")
+    }
+
+    /// The path without the query string.
+    pub fn path(&self) -> &str {
+        let t = self.target();
+        t.split_once('?').map_or(t, |(p, _)| p)
+    }
+
+    pub fn header_name(&self, h: &HeaderPos) -> &[u8] {
+        &self.raw[h.name.clone()]
+    }
+
+    pub fn header_value(&self, h: &HeaderPos) -> &[u8] {
+        &self.raw[h.value.clone()]
+    }
+
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| self.header_name(h).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| self.header_value(h))
+    }
+
+    /// Parses a head from the start of `buf`. `Ok(None)` means more bytes are needed.
+    /// On success also returns how many bytes of `buf` the head used.
+    pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
+        let mut storage = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        let mut req = httparse::Request::new(&mut storage);
+        let used = match req.parse(buf) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => {
+                if buf.len() > limits.max_head_bytes {
+                    return Err(HeadError::TooLarge(format!(
+                        "request head exceeds {} bytes",
+                        limits.max_head_bytes
+                    )));
+                }
+                return Ok(None);
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(HeadError::TooLarge(format!(
+                    "request has more than {} headers",
+                    limits.max_headers
+                )))
+            }
+            Err(e) => return Err(HeadError::Malformed(format!("malformed request head: {e}"))),
+        };
+        if used > limits.max_head_bytes {
+            return Err(HeadError::TooLarge(format!(
+                "request head exceeds {} bytes",
+                limits.max_head_bytes
+            )));
+        }
+        let raw = buf[..used].to_vec();
+        let origin = buf.as_ptr() as usize;
+        let method_s = req.method.unwrap_or("");
+        let target_s = req.path.unwrap_or("");
+        let method_start = method_s.as_ptr() as usize - origin;
+        let target_start = target_s.as_ptr() as usize - origin;
+        let version = req.version.unwrap_or(1);
+        let headers = positions(buf, req.headers);
+        let mut head = RequestHead {
+            raw,
+            method: method_start..method_start + method_s.len(),
+            target: target_start..target_start + target_s.len(),
+            version,
+            headers,
+            framing: Framing::Empty,
+            keep_alive: version == 1,
+            expect_continue: false,
+        };
+        head.apply_semantics()?;
+        Ok(Some((head, used)))
+    }
+
+    fn apply_semantics(&mut self) -> Result<(), HeadError> {
+        let mut length: Option<u64> = None;
+        let mut chunked = false;
+        let mut has_te = false;
+        for h in &self.headers {
+            let name = &self.raw[h.name.clone()];
+            let value = &self.raw[h.value.clone()];
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let n = parse_content_length(value)
+                    .ok_or_else(|| HeadError::BadFraming("invalid Content-Length header".into()))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(HeadError::BadFraming(
+                        "conflicting Content-Length headers".into(),
+                    ));
+                }
+                length = Some(n);
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                has_te = true;
+                let last = value
+                    .rsplit(|b| *b == b',')
+                    .next()
+                    .unwrap_or(b"")
+                    .trim_ascii();
+                chunked = last.eq_ignore_ascii_case(b"chunked");
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                if has_token(value, b"close") {
+                    self.keep_alive = false;
+                } else if has_token(value, b"keep-alive") {
+                    self.keep_alive = true;
+                }
+            } else if name.eq_ignore_ascii_case(b"expect") {
+                if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+                    self.expect_continue = self.version == 1;
+                } else {
+                    return Err(HeadError::Malformed(
+                        "unsupported Expect header (only 100-continue)".into(),
+                    ));
+                }
+            }
+        }
+        if has_te && length.is_some() {
+            return Err(HeadError::BadFraming(
+                "both Transfer-Encoding and Content-Length present".into(),
+            ));
+        }
+        if has_te && !chunked {
+            return Err(HeadError::BadFraming(
+                "Transfer-Encoding must end with chunked".into(),
+            ));
+        }
+        if has_te && self.version == 0 {
+            return Err(HeadError::BadFraming(
+                "Transfer-Encoding is not allowed in HTTP/1.0".into(),
+            ));
+        }
+        self.framing = match (chunked, length) {
+            (true, _) => Framing::Chunked,
+            (false, Some(0)) | (false, None) => Framing::Empty,
+            (false, Some(n)) => Framing::Length(n),
+        };
+        if self.framing == Framing::Empty {
+            self.expect_continue = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Option<(RequestHead, usize)>, HeadError> {
+        RequestHead::parse(s.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn parses_head_and_leaves_pipelined_bytes() {
+        let wire = "POST /v1/chat?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}GET";
+        let (head, used) = parse(wire).unwrap().unwrap();
+        assert_eq!(head.method(), "POST");
+        assert_eq!(head.target(), "/v1/chat?x=1");
+        assert_eq!(head.path(), "/v1/chat");
+        assert_eq!(head.framing, Framing::Length(2));
+        assert!(head.keep_alive);
+        assert_eq!(&wire.as_bytes()[used..], b"{}GET");
+        assert_eq!(head.header("HOST"), Some(&b"a"[..]));
+    }
+
+    #[test]
+    fn partial_then_too_large() {
+        assert!(parse("POST / HTTP/1.1\r\nHost: a\r\n").unwrap().is_none());
+        let big = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(40 * 1024));
+        assert!(matches!(parse(&big), Err(HeadError::TooLarge(_))));
+        let many: String = (0..150).map(|i| format!("X-{i}: 1\r\n")).collect();
+        let req = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        assert!(matches!(parse(&req), Err(HeadError::TooLarge(_))));
+    }
+
+    #[test]
+    fn rejects_smuggling_shapes() {
+        for wire in [
+            "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(wire), Err(HeadError::BadFraming(_))),
+                "{wire:?}"
+            );
+        }
+        assert!(matches!(
+            parse("GARBAGE\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn keep_alive_and_expect() {
+        let (h, _) = parse("POST / HTTP/1.0\r\nContent-Length: 1\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!h.keep_alive);
+        let (h, _) = parse("POST / HTTP/1.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!h.keep_alive);
+        assert!(h.expect_continue);
+        assert_eq!(h.framing, Framing::Chunked);
+        let same_twice = "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n";
+        assert_eq!(
+            parse(same_twice).unwrap().unwrap().0.framing,
+            Framing::Length(3)
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! Responses llmux itself produces: OpenAI-shaped JSON errors with Kong's messages
+//! (`shared/spec/behaviour.md` section 3's table), all built in this one place.
+
+use crate::body::push_quoted;
+use crate::http1::headers::push;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    pub status: u16,
+    pub message: String,
+    /// Close the client connection after answering (framing errors, unread bodies).
+    pub close: bool,
+}
+
+impl ErrorResponse {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ErrorResponse {
+            status,
+            message: message.into(),
+            close: false,
+        }
+    }
+
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+
+    pub fn bad_json() -> Self {
+        Self::new(
+            400,
+            "content-type header does not match request body, or bad JSON formatting",
+        )
+    }
+
+    pub fn no_prompts() -> Self {
+        Self::new(400, "request body doesn't contain valid prompts")
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(413, format!("request body too large (limit {limit} bytes)"))
+    }
+
+    pub fn streaming_denied() -> Self {
+        Self::new(400, "response streaming is not enabled for this LLM")
+    }
+
+    pub fn no_route() -> Self {
+        Self::new(404, "no route matched")
+    }
+
+    pub fn no_healthy() -> Self {
+        Self::new(503, "no healthy upstream")
+    }
+
+    /// OpenAI's `error.type` for this status.
+    fn kind(&self) -> &'static str {
+        match self.status {
+            400 | 404 | 405 | 411 | 413 | 414 | 415 | 431 => "invalid_request_error",
+            502..=504 => "upstream_error",
+            _ => "server_error",
+        }
+    }
+
+    /// The whole HTTP/1.1 response.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.message.len() + 64);
+        body.extend_from_slice(b"{\"error\":{\"message\":");
+        push_quoted(&self.message, &mut body);
+        body.extend_from_slice(b",\"type\":\"");
+        body.extend_from_slice(self.kind().as_bytes());
+        body.extend_from_slice(b"\"}}");
+        let mut out = Vec::with_capacity(body.len() + 160);
+        out.extend_from_slice(
+            format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
+        );
+        push(&mut out, b"Content-Type", b"application/json");
+        push(
+            &mut out,
+            b"Content-Length",
+            body.len().to_string().as_bytes(),
+        );
+        push(&mut out, b"Server", b"llmux");
+        if self.close {
+            push(&mut out, b"Connection", b"close");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&body);
+        out
+    }
+}
+
+pub fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_shape_and_escaping() {
+        let r = ErrorResponse::new(400, "bad \"model\"\n").closing();
+        let s = String::from_utf8(r.to_bytes()).unwrap();
+        assert!(s.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+        assert!(s.contains("Connection: close\r\n"));
+        let body = s.split("\r\n\r\n").nth(1).unwrap();
+        assert_eq!(
+            body,
+            r#"{"error":{"message":"bad \"model\"\n","type":"invalid_request_error"}}"#
+        );
+        assert!(s.contains(&format!("Content-Length: {}\r\n", body.len())));
+    }
+}

@@ -1,0 +1,9 @@
+//! The request path: from a parsed client request to a relayed provider response.
+
+pub mod error;
+pub mod forward;
+pub mod handler;
+pub mod relay;
+pub mod select;
+
+pub use error::ErrorResponse;

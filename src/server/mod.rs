@@ -1,0 +1,98 @@
+//! Starting and stopping the worker threads.
+
+pub mod body_reader;
+pub mod connection;
+pub mod listener;
+pub mod settings;
+pub mod worker;
+
+pub use settings::{IoDriver, Settings};
+
+use crate::config::GatewayConfig;
+use crate::upstream::Resolved;
+use crossbeam::channel::{bounded, Sender};
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use worker::{Control, Table, WorkerSpec};
+
+/// A running gateway: its bound addresses and the means to stop it.
+pub struct Server {
+    pub proxy_addrs: Vec<SocketAddr>,
+    /// The driver each worker ended up with, by worker id.
+    pub drivers: Vec<&'static str>,
+    controls: Vec<Sender<Control>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Binds the listeners and starts `workers` threads, each on its own core when there are
+/// enough cores. Returns once every worker is accepting, or with the first failure.
+pub fn start(
+    config: &GatewayConfig,
+    resolved: &Resolved,
+    roots: &rustls::RootCertStore,
+    listen: &[SocketAddr],
+    workers: usize,
+    settings: Settings,
+) -> Result<Server, String> {
+    let workers = workers.max(1);
+    let (per_worker, proxy_addrs) = listener::bind_all(listen, workers)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (ready_tx, ready_rx) = bounded(workers);
+    let mut controls = Vec::with_capacity(workers);
+    let mut threads = Vec::with_capacity(workers);
+    for (id, listeners) in per_worker.into_iter().enumerate() {
+        let (control_tx, control_rx) = bounded(16);
+        controls.push(control_tx);
+        let spec = WorkerSpec {
+            id,
+            core: (workers <= cores).then_some(id),
+            listeners,
+            // Each worker gets its own copy: no table memory is shared between cores.
+            table: Table {
+                config: config.per_core_copy(),
+                resolved: resolved.clone(),
+            },
+            roots: roots.clone(),
+            settings: settings.clone(),
+            control: control_rx,
+            ready: ready_tx.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("llmux-worker-{id}"))
+            .spawn(move || worker::run(spec))
+            .map_err(|e| format!("spawning worker {id}: {e}"))?;
+        threads.push(handle);
+    }
+    let mut server = Server {
+        proxy_addrs,
+        drivers: Vec::with_capacity(workers),
+        controls,
+        threads,
+    };
+    for _ in 0..workers {
+        match ready_rx.recv() {
+            Ok(Ok(driver)) => server.drivers.push(driver),
+            Ok(Err(e)) => {
+                server.stop();
+                return Err(e);
+            }
+            Err(_) => {
+                server.stop();
+                return Err("a worker exited during start-up".into());
+            }
+        }
+    }
+    Ok(server)
+}
+
+impl Server {
+    /// Asks every worker to stop accepting and finish in-flight requests, then joins them.
+    pub fn stop(self) {
+        for c in &self.controls {
+            let _ = c.send(Control::Shutdown);
+        }
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}

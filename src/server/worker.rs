@@ -1,0 +1,183 @@
+//! One worker: a pinned thread running its own monoio runtime, its own listeners, its own
+//! copy of the routing table, connection pool, body scanner and balancer state.
+//!
+//! Nothing a request touches is shared with another core. The main thread talks to a worker
+//! only through its crossbeam control channel, which the worker polls without blocking on a
+//! timer tick, so no cross-thread wakeups are needed.
+
+use super::connection;
+use super::settings::{IoDriver, Settings};
+use crate::balancer::PluginBalancer;
+use crate::body::BodyScanner;
+use crate::config::GatewayConfig;
+use crate::upstream::{Pool, Resolved};
+use crossbeam::channel::{Receiver, Sender, TryRecvError};
+use monoio::io::Canceller;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Routing state a request runs on; requests keep the `Rc` they started with.
+pub struct Table {
+    pub config: GatewayConfig,
+    pub resolved: Resolved,
+}
+
+pub struct WorkerCtx {
+    pub id: usize,
+    pub table: RefCell<Rc<Table>>,
+    pub pool: RefCell<Pool>,
+    pub scanner: RefCell<BodyScanner>,
+    /// Balancer state per plugin id, this worker's own.
+    pub balancers: RefCell<HashMap<String, PluginBalancer>>,
+    pub tls: monoio_rustls::TlsConnector,
+    pub settings: Settings,
+    pub in_flight: Cell<usize>,
+    pub shutting_down: Cell<bool>,
+}
+
+/// Messages from the main thread.
+pub enum Control {
+    /// Stop accepting, finish in-flight requests, exit.
+    Shutdown,
+}
+
+/// Everything a worker thread starts from, moved into the thread.
+pub struct WorkerSpec {
+    pub id: usize,
+    pub core: Option<usize>,
+    pub listeners: Vec<std::net::TcpListener>,
+    pub table: Table,
+    pub roots: rustls::RootCertStore,
+    pub settings: Settings,
+    pub control: Receiver<Control>,
+    /// Reports the driver in use, or why the worker could not start.
+    pub ready: Sender<Result<&'static str, String>>,
+}
+
+const CONTROL_TICK: Duration = Duration::from_millis(50);
+
+/// Runs a worker on the current thread until it is told to shut down.
+pub fn run(spec: WorkerSpec) {
+    if let Some(core) = spec.core {
+        if let Err(e) = monoio::utils::bind_to_cpu_set([core]) {
+            crate::warn!("worker {}: could not pin to core {core}: {e}", spec.id);
+        }
+    }
+    let ready = spec.ready.clone();
+    let driver = spec.settings.io_driver.resolve();
+    let result = match driver {
+        IoDriver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .with_entries(spec.settings.uring_entries)
+            .build()
+            .map(|mut rt| rt.block_on(worker_main(spec, "io_uring"))),
+        _ => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(worker_main(spec, "epoll"))),
+    };
+    if let Err(e) = result {
+        let _ = ready.send(Err(format!("building the {driver:?} runtime: {e}")));
+    }
+}
+
+async fn worker_main(spec: WorkerSpec, driver: &'static str) {
+    let tls = match crate::upstream::tls::client_config(spec.roots) {
+        Ok(c) => monoio_rustls::TlsConnector::from(c),
+        Err(e) => {
+            let _ = spec.ready.send(Err(e));
+            return;
+        }
+    };
+    let mut listeners = Vec::new();
+    for l in spec.listeners {
+        match monoio::net::TcpListener::from_std(l) {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                let _ = spec
+                    .ready
+                    .send(Err(format!("worker {}: adopting listener: {e}", spec.id)));
+                return;
+            }
+        }
+    }
+    let ctx = Rc::new(WorkerCtx {
+        id: spec.id,
+        table: RefCell::new(Rc::new(spec.table)),
+        pool: RefCell::new(Pool::new(
+            spec.settings.pool_max_idle,
+            spec.settings.pool_idle_timeout,
+        )),
+        scanner: RefCell::new(BodyScanner::new()),
+        balancers: RefCell::new(HashMap::new()),
+        tls,
+        settings: spec.settings,
+        in_flight: Cell::new(0),
+        shutting_down: Cell::new(false),
+    });
+    let canceller = Rc::new(RefCell::new(Some(Canceller::new())));
+    let accepting = Rc::new(Cell::new(listeners.len()));
+    for listener in listeners {
+        let handle = match canceller.borrow().as_ref() {
+            Some(c) => c.handle(),
+            None => break,
+        };
+        let ctx = ctx.clone();
+        let accepting = accepting.clone();
+        monoio::spawn(async move {
+            accept_loop(ctx, listener, handle).await;
+            accepting.set(accepting.get() - 1);
+        });
+    }
+    let _ = spec.ready.send(Ok(driver));
+
+    // Control loop: poll the channel on a timer tick; never block the event loop on it.
+    loop {
+        monoio::time::sleep(CONTROL_TICK).await;
+        match spec.control.try_recv() {
+            Ok(Control::Shutdown) | Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+    ctx.shutting_down.set(true);
+    if let Some(c) = canceller.borrow_mut().take() {
+        c.cancel();
+    }
+    let deadline = monoio::time::Instant::now() + ctx.settings.shutdown_timeout;
+    while (accepting.get() > 0 || ctx.in_flight.get() > 0)
+        && monoio::time::Instant::now() < deadline
+    {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if ctx.in_flight.get() > 0 {
+        crate::warn!(
+            "worker {}: {} requests still in flight at the shutdown deadline",
+            ctx.id,
+            ctx.in_flight.get()
+        );
+    }
+}
+
+async fn accept_loop(
+    ctx: Rc<WorkerCtx>,
+    listener: monoio::net::TcpListener,
+    handle: monoio::io::CancelHandle,
+) {
+    loop {
+        match listener.cancelable_accept(handle.clone()).await {
+            Ok((stream, _peer)) => {
+                monoio::spawn(connection::serve(ctx.clone(), stream));
+            }
+            Err(_) if ctx.shutting_down.get() => return,
+            Err(e) => {
+                // Out of descriptors or memory: back off instead of spinning; the kernel keeps
+                // the backlog until we can accept again.
+                if e.raw_os_error() != Some(libc::ECONNABORTED) {
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+}
