@@ -64,6 +64,9 @@ struct ServeArgs {
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish, in ms.
     #[arg(long, default_value_t = 30_000)]
     shutdown_timeout_ms: u64,
+    /// How often each worker exchanges usage and latency counts with the others, in ms.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    merge_interval_ms: u64,
 }
 
 /// Parses the command line and runs; returns the process exit code.
@@ -142,6 +145,7 @@ fn serve(args: ServeArgs) -> i32 {
         body_timeout: Duration::from_millis(args.client_body_timeout_ms),
         keepalive_timeout: Duration::from_millis(args.keepalive_timeout_ms),
         shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+        merge_interval: Duration::from_millis(args.merge_interval_ms),
         ..Settings::default()
     };
     let workers = args

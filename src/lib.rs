@@ -13,4 +13,6 @@ pub mod log;
 pub mod mock;
 pub mod proxy;
 pub mod server;
+pub mod stats;
 pub mod upstream;
+pub mod usage;

@@ -85,6 +85,54 @@ fn response_streaming_always_turns_streaming_on() {
     let seen = upstream.wait_for_requests(1, WAIT);
     assert_eq!(
         seen[0].body_str(),
-        r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        r#"{"stream_options":{"include_usage":true},"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+    );
+}
+
+#[test]
+fn usage_event_is_requested_and_hidden_unless_the_client_asked_for_it() {
+    let upstream = RecordingUpstream::start(|req| {
+        // Like OpenAI: the usage-only event comes only when the request asks for it.
+        let asked = req.body_str().contains(r#""include_usage":true"#);
+        let usage = asked.then_some((11, 3));
+        Reply::openai_sse("gpt-4o-mini", &["a", "b", "c"], Duration::ZERO, usage)
+    });
+    let gw = gateway(&upstream, "");
+
+    // The client did not ask: llmux asks upstream, counts, and hides the event.
+    let r = post_json(gw.addr(), "/", STREAM, &[]);
+    assert_eq!(r.status, 200);
+    let seen = upstream.wait_for_requests(1, WAIT);
+    assert!(
+        seen[0]
+            .body_str()
+            .starts_with(r#"{"stream_options":{"include_usage":true},"#),
+        "{}",
+        seen[0].body_str()
+    );
+    let data = r.sse_data();
+    assert!(
+        data.iter().all(|d| !d.contains("\"choices\":[]")),
+        "usage event leaked: {data:?}"
+    );
+    assert!(
+        data.iter().all(|d| !d.contains("\"prompt_tokens\"")),
+        "{data:?}"
+    );
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+
+    // The client asked: it gets the event, byte for byte as the provider sent it.
+    let asked = r#"{"model":"fast","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#;
+    let r = post_json(gw.addr(), "/", asked, &[]);
+    let seen = upstream.wait_for_requests(2, WAIT);
+    assert_eq!(
+        seen[1].body_str(),
+        asked.replace("\"fast\"", "\"gpt-4o-mini\"")
+    );
+    let data = r.sse_data();
+    assert!(
+        data.iter()
+            .any(|d| d.contains("\"choices\":[]") && d.contains("\"prompt_tokens\":11")),
+        "{data:?}"
     );
 }

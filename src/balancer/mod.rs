@@ -1,59 +1,114 @@
 //! Choosing one target among a request's candidates.
 //!
 //! Each worker keeps its own balancer state per plugin; nothing here is shared between cores.
-//! This issue ships smooth weighted round-robin and passive health; the other Kong algorithms
-//! plug in beside them.
+//! The algorithms are pure modules behind [`Balancer`]; [`PluginBalancer`] joins one to the
+//! worker's passive health state and its view of merged usage and latency.
 
+pub mod algorithm;
+pub mod consistent_hash;
 pub mod health;
+pub mod least_connections;
+pub mod lowest_latency;
+pub mod lowest_usage;
+pub mod peak_ewma;
+pub mod priority;
 pub mod round_robin;
 
+pub use algorithm::{AlgorithmKind, Balancer, PickInput, StatsView};
 pub use health::Health;
+pub use peak_ewma::PeakEwma;
 pub use round_robin::SmoothRoundRobin;
 
-use crate::config::AiProxyConfig;
+use crate::config::{AiProxyConfig, Algorithm};
+use crate::stats::{LatencySample, Merged, PluginStats, Tally};
 use std::time::{Duration, Instant};
+
+pub fn kind_of(a: Algorithm) -> AlgorithmKind {
+    match a {
+        Algorithm::RoundRobin => AlgorithmKind::RoundRobin,
+        Algorithm::LowestUsage => AlgorithmKind::LowestUsage,
+        Algorithm::LowestLatency => AlgorithmKind::LowestLatency,
+        Algorithm::LeastConnections => AlgorithmKind::LeastConnections,
+        Algorithm::ConsistentHashing => AlgorithmKind::ConsistentHashing,
+        Algorithm::Priority => AlgorithmKind::Priority,
+    }
+}
 
 /// One worker's balancing state for one plugin.
 pub struct PluginBalancer {
-    rr: SmoothRoundRobin,
+    balancer: Balancer,
     health: Health,
+    weights: Vec<u32>,
+    pub stats: PluginStats,
 }
 
 impl PluginBalancer {
-    pub fn new(plugin: &AiProxyConfig) -> PluginBalancer {
+    pub fn new(plugin: &AiProxyConfig, merged: Option<&Merged>, core: usize) -> PluginBalancer {
+        let weights: Vec<u32> = plugin.targets.iter().map(|t| t.weight).collect();
         PluginBalancer {
-            rr: SmoothRoundRobin::new(plugin.targets.len()),
+            balancer: Balancer::new(
+                kind_of(plugin.balancer.algorithm),
+                &weights,
+                plugin.balancer.slots,
+            ),
             health: Health::new(
                 plugin.targets.len(),
                 plugin.balancer.max_fails,
                 Duration::from_millis(plugin.balancer.fail_timeout_ms),
             ),
+            weights,
+            stats: PluginStats::new(plugin, merged, core),
         }
     }
 
-    /// Picks a healthy candidate not in `tried`.
+    /// Picks a healthy candidate not in `tried` and counts it in flight.
     pub fn pick(
         &mut self,
-        plugin: &AiProxyConfig,
         candidates: &[usize],
         tried: &[usize],
+        hash_key: Option<&[u8]>,
     ) -> Option<usize> {
         let now = Instant::now();
         let health = &self.health;
-        let t = self.rr.pick(
+        let eligible = |t: usize| !tried.contains(&t) && health.eligible(t, now);
+        let input = PickInput {
             candidates,
-            |t| plugin.targets[t].weight,
-            |t| !tried.contains(&t) && health.eligible(t, now),
-        )?;
+            weights: &self.weights,
+            stats: StatsView {
+                usage: &self.stats.usage_view,
+                latency: &self.stats.latency_view,
+                in_flight: &self.stats.in_flight,
+            },
+            hash_key,
+            eligible: &eligible,
+        };
+        let t = self.balancer.pick(&input)?;
         self.health.on_pick(t);
+        self.stats.start(t);
         Some(t)
     }
 
-    pub fn record_failure(&mut self, t: usize) {
+    /// An attempt on `t` failed (connect, timeout, listed status, cut stream).
+    pub fn failed(&mut self, t: usize) {
+        self.stats.finish(t);
         self.health.record_failure(t, Instant::now());
+        let tally = Tally {
+            requests: 1,
+            failures: 1,
+            ..Tally::default()
+        };
+        self.stats.record(t, tally, None, Instant::now());
     }
 
-    pub fn record_success(&mut self, t: usize) {
+    /// `t` answered and the whole response was relayed.
+    pub fn succeeded(&mut self, t: usize, tally: Tally, latency: Option<LatencySample>) {
+        self.stats.finish(t);
         self.health.record_success(t);
+        self.stats.record(t, tally, latency, Instant::now());
+    }
+
+    /// The request ended on `t` without a verdict on the target (the client went away).
+    pub fn abandoned(&mut self, t: usize) {
+        self.stats.finish(t);
     }
 }

@@ -3,15 +3,19 @@
 
 use super::error::ErrorResponse;
 use super::forward::{body_inserts, upstream_head};
-use super::relay::{client_framing, client_head, relay, AddedHeaders, ClientFraming, RelayEnd};
+use super::relay::{
+    client_framing, client_head, relay, AddedHeaders, ClientFraming, Observer, RelayEnd,
+};
 use super::select::candidates;
 use crate::balancer::PluginBalancer;
 use crate::body::{push_quoted, BodyFacts, ScanError, SplicedBody};
 use crate::config::{AiProxyConfig, FailoverCriterion, ResponseStreaming, RouteType, TargetConfig};
 use crate::http1::{RequestHead, ResponseHead};
 use crate::server::worker::{Table, WorkerCtx};
+use crate::stats::{LatencySample, Tally};
 use crate::upstream::exchange::connect;
 use crate::upstream::{AttemptError, FailKind, PeerKey, RequestBuf, UpstreamConn};
+use crate::usage::{CountJob, SseFilter};
 use monoio::net::TcpStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -49,18 +53,19 @@ pub async fn handle(
     let max_attempts = 1 + plugin.balancer.retries as usize;
     let mut tried: Vec<usize> = Vec::with_capacity(cands.len());
     let mut last_error: Option<AttemptError> = None;
+    let hash_key = head.header(&plugin.balancer.hash_on_header);
 
     while tried.len() < max_attempts {
-        let pick = with_balancer(ctx, plugin, |b| b.pick(plugin, &cands, &tried));
+        let pick = with_balancer(ctx, plugin, |b| b.pick(&cands, &tried, hash_key));
         let Some(t) = pick else { break };
         tried.push(t);
         let target = &plugin.targets[t];
-        let request = build_request(head, target, &facts, force_stream, &body);
+        let (request, hide_usage) = build_request(head, target, &facts, force_stream, &body);
         let sent_at = Instant::now();
         let (conn, up_head) = match attempt(ctx, table, plugin, target, request).await {
             Ok(ok) => ok,
             Err(e) => {
-                with_balancer(ctx, plugin, |b| b.record_failure(t));
+                with_balancer(ctx, plugin, |b| b.failed(t));
                 let retry = should_retry(&e, criteria, non_idempotent);
                 last_error = Some(e);
                 if retry {
@@ -72,7 +77,7 @@ pub async fn handle(
         let status_listed = criteria.contains(&FailoverCriterion::Http(up_head.status));
         let more_left = tried.len() < max_attempts && tried.len() < cands.len();
         if status_listed {
-            with_balancer(ctx, plugin, |b| b.record_failure(t));
+            with_balancer(ctx, plugin, |b| b.failed(t));
             if non_idempotent && more_left {
                 last_error = None;
                 continue; // the connection is dropped: its body was not read
@@ -80,28 +85,42 @@ pub async fn handle(
         }
         let upstream_ms = sent_at.elapsed().as_millis();
         let proxy_ms = sent_at.duration_since(started).as_millis();
-        let next = respond(
-            ctx,
-            plugin,
-            target,
-            head,
-            conn,
-            &up_head,
-            client,
-            model,
+        let timing = Timing {
             upstream_ms,
             proxy_ms,
+            hide_usage,
+        };
+        let relayed = respond(
+            ctx, plugin, target, head, conn, &up_head, client, model, timing,
         )
         .await;
-        match next {
-            Relayed::Done(n) => {
+        let latency = sent_at.elapsed().as_secs_f64() * 1000.0;
+        match relayed {
+            Relayed::Done(next, outcome) => {
                 if !status_listed {
-                    with_balancer(ctx, plugin, |b| b.record_success(t));
+                    let (tally, sample) = outcome.accounting(target, latency);
+                    let key = with_balancer(ctx, plugin, |b| {
+                        b.succeeded(t, tally, Some(sample));
+                        b.stats.keys().get(t).cloned()
+                    });
+                    if outcome.usage.is_none() && (200..300).contains(&up_head.status) {
+                        if let Some(key) = key {
+                            count_later(ctx, key, target, model, &body, &outcome);
+                        }
+                    }
                 }
-                return Ok(n);
+                return Ok(next);
+            }
+            Relayed::ClientGone => {
+                if !status_listed {
+                    with_balancer(ctx, plugin, |b| b.abandoned(t));
+                }
+                return Ok(Next::Close);
             }
             Relayed::UpstreamFailed => {
-                with_balancer(ctx, plugin, |b| b.record_failure(t));
+                if !status_listed {
+                    with_balancer(ctx, plugin, |b| b.failed(t));
+                }
                 return Ok(Next::Close);
             }
         }
@@ -123,7 +142,8 @@ fn with_balancer<R>(
     match map.get_mut(&plugin.id) {
         Some(b) => f(b),
         None => {
-            let mut b = PluginBalancer::new(plugin);
+            let merged = ctx.last_merged.borrow();
+            let mut b = PluginBalancer::new(plugin, merged.as_deref(), ctx.id);
             let r = f(&mut b);
             map.insert(plugin.id.clone(), b);
             r
@@ -131,10 +151,79 @@ fn with_balancer<R>(
     }
 }
 
-/// How relaying the chosen response ended, for the connection loop and the breaker.
+/// How relaying the chosen response ended, for the connection loop and the balancer.
 enum Relayed {
-    Done(Next),
+    Done(Next, Outcome),
+    ClientGone,
     UpstreamFailed,
+}
+
+/// What a completed response taught us about its target.
+struct Outcome {
+    usage: Option<crate::usage::Usage>,
+    /// Kept for the tokenizer fallback when the provider reported no usage.
+    observer: Observer,
+}
+
+impl Outcome {
+    /// The tally and latency sample to record for `target`.
+    fn accounting(&self, target: &TargetConfig, e2e_ms: f64) -> (Tally, LatencySample) {
+        let mut tally = match &self.usage {
+            Some(u) => Tally::from_usage(
+                u,
+                target.input_cost.unwrap_or(0.0),
+                target.output_cost.unwrap_or(0.0),
+            ),
+            None => Tally::default(),
+        };
+        tally.requests = 1;
+        let completion = tally.completion_tokens;
+        let tpot_ms = if completion > 0 {
+            e2e_ms / completion as f64
+        } else {
+            e2e_ms
+        };
+        (tally, LatencySample { e2e_ms, tpot_ms })
+    }
+}
+
+/// The provider reported no usage: have the tokenizer thread count it, without waiting.
+fn count_later(
+    ctx: &WorkerCtx,
+    key: crate::stats::TargetKey,
+    target: &TargetConfig,
+    client_model: Option<&str>,
+    body: &[u8],
+    outcome: &Outcome,
+) {
+    let Some(tokenizer) = &ctx.tokenizer else {
+        return;
+    };
+    let mut parser = ctx.usage_parser.borrow_mut();
+    let completion_text = match &outcome.observer {
+        Observer::Json(resp) => parser.completion_text(resp).unwrap_or_default(),
+        Observer::Sse(filter) => filter.completion_text().to_string(),
+        Observer::Off => return,
+    };
+    let prompt = parser.prompt(body);
+    let job = CountJob {
+        key,
+        costs: (
+            target.input_cost.unwrap_or(0.0),
+            target.output_cost.unwrap_or(0.0),
+        ),
+        model: target
+            .model_name
+            .as_deref()
+            .or(client_model)
+            .unwrap_or("")
+            .to_string(),
+        prompt_text: prompt.text,
+        prompt_overhead: prompt.overhead,
+        completion_text,
+    };
+    // A full queue drops the job: counting must never slow a worker down.
+    let _ = tokenizer.submit(job);
 }
 
 fn scan_error(e: ScanError) -> ErrorResponse {
@@ -166,7 +255,7 @@ fn build_request(
     facts: &BodyFacts,
     force_stream: bool,
     body: &Rc<Vec<u8>>,
-) -> RequestBuf {
+) -> (RequestBuf, bool) {
     let param = target.auth.body_param.as_ref().map(|(name, value)| {
         let mut quoted = Vec::with_capacity(value.len() + 2);
         push_quoted(value, &mut quoted);
@@ -177,8 +266,22 @@ fn build_request(
     if force_stream {
         spliced.force_stream(facts);
     }
+    // Ask a stream for its usage so it can be counted; the client, who did not ask, will not
+    // see the extra event (the relay hides it).
+    let streaming = facts.stream || force_stream;
+    let hide_usage = streaming
+        && !facts.include_usage
+        && target.route_type != RouteType::Embeddings
+        && spliced.ensure_include_usage(facts);
     let up_head = upstream_head(head, target, spliced.len());
-    RequestBuf::new(up_head, body.clone(), &spliced)
+    (RequestBuf::new(up_head, body.clone(), &spliced), hide_usage)
+}
+
+/// Timings and flags the response head and relay need.
+struct Timing {
+    upstream_ms: u128,
+    proxy_ms: u128,
+    hide_usage: bool,
 }
 
 /// Whether `failover_criteria` lets llmux try another target after `e`.
@@ -261,10 +364,20 @@ async fn respond(
     up_head: &ResponseHead,
     client: &mut TcpStream,
     client_model: Option<&str>,
-    upstream_ms: u128,
-    proxy_ms: u128,
+    timing: Timing,
 ) -> Relayed {
-    let framing = client_framing(up_head.framing, head.version == 1);
+    let content_type = up_head.header("content-type").unwrap_or(b"");
+    let is_sse = content_type.starts_with(b"text/event-stream");
+    let mut observer = if is_sse {
+        Observer::Sse(Box::new(SseFilter::new(timing.hide_usage)))
+    } else if (200..300).contains(&up_head.status) && content_type.starts_with(b"application/json")
+    {
+        Observer::Json(Vec::new())
+    } else {
+        Observer::Off
+    };
+    let rewrites = is_sse && timing.hide_usage;
+    let framing = client_framing(up_head.framing, head.version == 1, rewrites);
     let keep_alive = head.keep_alive && framing != ClientFraming::UntilClose;
     let model_label = (up_head.status == 200 && plugin.model_name_header).then(|| {
         let name = target.model_name.as_deref().or(client_model).unwrap_or("");
@@ -272,23 +385,39 @@ async fn respond(
     });
     let added = AddedHeaders {
         model: model_label.as_deref(),
-        upstream_latency_ms: upstream_ms,
-        proxy_latency_ms: proxy_ms,
+        upstream_latency_ms: timing.upstream_ms,
+        proxy_latency_ms: timing.proxy_ms,
     };
     let out = client_head(up_head, framing, keep_alive, &added);
     let read_timeout = ms(plugin.balancer.read_timeout_ms);
-    match relay(&mut conn, up_head, client, out, framing, read_timeout).await {
+    match relay(
+        &mut conn,
+        up_head,
+        client,
+        out,
+        framing,
+        read_timeout,
+        &mut observer,
+    )
+    .await
+    {
         RelayEnd::Complete { reusable } => {
             if reusable {
                 ctx.pool.borrow_mut().put(conn);
             }
-            Relayed::Done(if keep_alive {
+            let next = if keep_alive {
                 Next::KeepAlive
             } else {
                 Next::Close
-            })
+            };
+            let usage = match &observer {
+                Observer::Json(body) => ctx.usage_parser.borrow_mut().parse(body),
+                Observer::Sse(filter) => filter.usage(),
+                Observer::Off => None,
+            };
+            Relayed::Done(next, Outcome { usage, observer })
         }
         RelayEnd::UpstreamFailed(_) => Relayed::UpstreamFailed,
-        RelayEnd::ClientGone => Relayed::Done(Next::Close),
+        RelayEnd::ClientGone => Relayed::ClientGone,
     }
 }

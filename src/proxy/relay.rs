@@ -9,6 +9,7 @@ use crate::http1::chunked::{encode_chunk, LAST_CHUNK};
 use crate::http1::headers::{is_hop_by_hop, push};
 use crate::http1::{ChunkedDecoder, Framing, ResponseHead};
 use crate::upstream::UpstreamConn;
+use crate::usage::SseFilter;
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use std::time::Duration;
@@ -23,8 +24,16 @@ pub enum ClientFraming {
     Empty,
 }
 
-pub fn client_framing(upstream: Framing, client_http11: bool) -> ClientFraming {
+/// `rewrites_body`: llmux may change the body's length (hiding an SSE event), so a
+/// `Content-Length` from the provider cannot be passed on.
+pub fn client_framing(
+    upstream: Framing,
+    client_http11: bool,
+    rewrites_body: bool,
+) -> ClientFraming {
     match upstream {
+        Framing::Length(_) if rewrites_body && client_http11 => ClientFraming::Chunked,
+        Framing::Length(_) if rewrites_body => ClientFraming::UntilClose,
         Framing::Empty => ClientFraming::Empty,
         Framing::Length(n) => ClientFraming::Length(n),
         Framing::Chunked | Framing::UntilClose if client_http11 => ClientFraming::Chunked,
@@ -86,6 +95,44 @@ pub fn client_head(
     out
 }
 
+/// What llmux reads from a response body on its way to the client, for token accounting.
+pub enum Observer {
+    /// A JSON body, kept (up to `MAX_OBSERVED_JSON`) to read `usage` at the end.
+    Json(Vec<u8>),
+    /// An SSE stream: events pass through the filter, which reads usage and may hide the
+    /// usage-only event llmux asked for on the client's behalf.
+    Sse(Box<SseFilter>),
+    /// Nothing to learn (errors, unknown content types).
+    Off,
+}
+
+/// JSON bodies larger than this are relayed but not parsed for usage.
+pub const MAX_OBSERVED_JSON: usize = 4 * 1024 * 1024;
+
+impl Observer {
+    /// Passes `data` on into `out` (as the client should see it), learning from it on the way.
+    fn pass(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Observer::Json(body) => {
+                if body.len() + data.len() <= MAX_OBSERVED_JSON {
+                    body.extend_from_slice(data);
+                } else {
+                    *self = Observer::Off;
+                }
+                out.extend_from_slice(data);
+            }
+            Observer::Sse(filter) => filter.feed(data, out),
+            Observer::Off => out.extend_from_slice(data),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if let Observer::Sse(filter) = self {
+            filter.finish(out);
+        }
+    }
+}
+
 /// How a relay ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelayEnd {
@@ -105,8 +152,10 @@ pub async fn relay(
     head: Vec<u8>,
     framing: ClientFraming,
     read_timeout: Duration,
+    observer: &mut Observer,
 ) -> RelayEnd {
     let mut out = head;
+    let mut data: Vec<u8> = Vec::new();
     let mut decoder = ChunkedDecoder::new();
     let mut remaining = match up_head.framing {
         Framing::Length(n) => n,
@@ -115,18 +164,18 @@ pub async fn relay(
     loop {
         // Move whatever the provider has sent so far into `out`, framed for the client.
         let mut finished = false;
+        data.clear();
         match up_head.framing {
             Framing::Empty => finished = true,
             Framing::Length(_) => {
                 let n = (remaining.min(up.buf.len() as u64)) as usize;
-                out.extend_from_slice(&up.buf.data()[..n]);
+                observer.pass(&up.buf.data()[..n], &mut data);
                 up.buf.consume(n);
                 remaining -= n as u64;
                 finished = remaining == 0;
             }
             Framing::Chunked => {
-                let mut pieces: Vec<u8> = Vec::new();
-                let progress = match decoder.decode(up.buf.data(), |d| pieces.extend_from_slice(d))
+                let progress = match decoder.decode(up.buf.data(), |d| observer.pass(d, &mut data))
                 {
                     Ok(p) => p,
                     Err(e) => {
@@ -135,14 +184,18 @@ pub async fn relay(
                     }
                 };
                 up.buf.consume(progress.consumed);
-                frame(&mut out, &pieces, framing);
                 finished = progress.done;
             }
             Framing::UntilClose => {
-                let data = up.buf.take(up.buf.len());
-                frame(&mut out, &data, framing);
+                let n = up.buf.len();
+                observer.pass(&up.buf.data()[..n], &mut data);
+                up.buf.consume(n);
             }
         }
+        if finished {
+            observer.finish(&mut data);
+        }
+        frame(&mut out, &data, framing);
         if finished && framing == ClientFraming::Chunked {
             out.extend_from_slice(LAST_CHUNK);
         }
@@ -161,8 +214,15 @@ pub async fn relay(
         }
         match monoio::time::timeout(read_timeout, up.buf.fill(&mut up.io)).await {
             Ok(Ok(0)) if up_head.framing == Framing::UntilClose => {
+                let mut tail = Vec::new();
+                observer.finish(&mut tail);
+                let mut last = Vec::new();
+                frame(&mut last, &tail, framing);
                 if framing == ClientFraming::Chunked {
-                    let (res, _) = client.write_all(LAST_CHUNK.to_vec()).await;
+                    last.extend_from_slice(LAST_CHUNK);
+                }
+                if !last.is_empty() {
+                    let (res, _) = client.write_all(last).await;
                     if res.is_err() {
                         return RelayEnd::ClientGone;
                     }

@@ -37,6 +37,18 @@ pub fn start(
     let workers = workers.max(1);
     let (per_worker, proxy_addrs) = listener::bind_all(listen, workers)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let merger = crate::stats::merger::spawn(workers, settings.merge_interval)
+        .map_err(|e| format!("starting the stats merger thread: {e}"))?;
+    let tokenizer = match crate::usage::TokenizerHandle::spawn(merger.counted.clone()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            crate::warn!(
+                "no tokenizer thread ({e}): usage unreported by a provider goes uncounted"
+            );
+            None
+        }
+    };
+    let mut merged_rx = merger.merged.into_iter();
     let (ready_tx, ready_rx) = bounded(workers);
     let mut controls = Vec::with_capacity(workers);
     let mut threads = Vec::with_capacity(workers);
@@ -55,6 +67,13 @@ pub fn start(
             roots: roots.clone(),
             settings: settings.clone(),
             control: control_rx,
+            merge: worker::MergeLink::new(
+                merger.reports.clone(),
+                merged_rx
+                    .next()
+                    .ok_or_else(|| format!("no merge channel for worker {id}"))?,
+            ),
+            tokenizer: tokenizer.clone(),
             ready: ready_tx.clone(),
         };
         let handle = std::thread::Builder::new()

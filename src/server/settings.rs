@@ -38,6 +38,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     pub pool_max_idle: usize,
     pub pool_idle_timeout: Duration,
+    /// How often each core exchanges usage and latency with the merger.
+    pub merge_interval: Duration,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(30),
             pool_max_idle: 128,
             pool_idle_timeout: Duration::from_secs(50),
+            merge_interval: Duration::from_millis(50),
         }
     }
 }

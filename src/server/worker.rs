@@ -10,12 +10,14 @@ use super::settings::{IoDriver, Settings};
 use crate::balancer::PluginBalancer;
 use crate::body::BodyScanner;
 use crate::config::GatewayConfig;
+use crate::stats::{CoreReport, Merged};
 use crate::upstream::{Pool, Resolved};
-use crossbeam::channel::{Receiver, Sender, TryRecvError};
+use crossbeam::channel::{Receiver, Sender, TryRecvError, TrySendError};
 use monoio::io::Canceller;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Routing state a request runs on; requests keep the `Rc` they started with.
@@ -29,12 +31,38 @@ pub struct WorkerCtx {
     pub table: RefCell<Rc<Table>>,
     pub pool: RefCell<Pool>,
     pub scanner: RefCell<BodyScanner>,
+    pub usage_parser: RefCell<crate::usage::UsageParser>,
     /// Balancer state per plugin id, this worker's own.
     pub balancers: RefCell<HashMap<String, PluginBalancer>>,
     pub tls: monoio_rustls::TlsConnector,
     pub settings: Settings,
     pub in_flight: Cell<usize>,
     pub shutting_down: Cell<bool>,
+    pub merge: MergeLink,
+    /// Counts tokens off the request path when a provider reports no usage.
+    pub tokenizer: Option<crate::usage::TokenizerHandle>,
+    /// The newest totals from the merger, for balancers created after it arrived.
+    pub last_merged: RefCell<Option<Arc<Merged>>>,
+}
+
+/// This worker's ends of the merger's channels.
+pub struct MergeLink {
+    pub reports: Sender<CoreReport>,
+    pub merged: Receiver<Arc<Merged>>,
+    seq: Cell<u64>,
+    /// A report the merger's channel had no room for; the next tick adds to it and retries.
+    unsent: RefCell<Option<CoreReport>>,
+}
+
+impl MergeLink {
+    pub fn new(reports: Sender<CoreReport>, merged: Receiver<Arc<Merged>>) -> MergeLink {
+        MergeLink {
+            reports,
+            merged,
+            seq: Cell::new(0),
+            unsent: RefCell::new(None),
+        }
+    }
 }
 
 /// Messages from the main thread.
@@ -52,11 +80,11 @@ pub struct WorkerSpec {
     pub roots: rustls::RootCertStore,
     pub settings: Settings,
     pub control: Receiver<Control>,
+    pub merge: MergeLink,
+    pub tokenizer: Option<crate::usage::TokenizerHandle>,
     /// Reports the driver in use, or why the worker could not start.
     pub ready: Sender<Result<&'static str, String>>,
 }
-
-const CONTROL_TICK: Duration = Duration::from_millis(50);
 
 /// Runs a worker on the current thread until it is told to shut down.
 pub fn run(spec: WorkerSpec) {
@@ -111,11 +139,15 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
             spec.settings.pool_idle_timeout,
         )),
         scanner: RefCell::new(BodyScanner::new()),
+        usage_parser: RefCell::new(crate::usage::UsageParser::new()),
         balancers: RefCell::new(HashMap::new()),
         tls,
         settings: spec.settings,
         in_flight: Cell::new(0),
         shutting_down: Cell::new(false),
+        merge: spec.merge,
+        tokenizer: spec.tokenizer,
+        last_merged: RefCell::new(None),
     });
     let canceller = Rc::new(RefCell::new(Some(Canceller::new())));
     let accepting = Rc::new(Cell::new(listeners.len()));
@@ -133,9 +165,11 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
     }
     let _ = spec.ready.send(Ok(driver));
 
-    // Control loop: poll the channel on a timer tick; never block the event loop on it.
+    // One tick per merge interval: exchange stats with the merger and poll the control
+    // channel, both with try_ operations; the event loop never blocks on a channel.
     loop {
-        monoio::time::sleep(CONTROL_TICK).await;
+        monoio::time::sleep(ctx.settings.merge_interval).await;
+        merge_tick(&ctx);
         match spec.control.try_recv() {
             Ok(Control::Shutdown) | Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {}
@@ -157,6 +191,43 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
             ctx.id,
             ctx.in_flight.get()
         );
+    }
+}
+
+/// Sends what this core counted since the last tick and takes the newest merged totals.
+fn merge_tick(ctx: &WorkerCtx) {
+    let link = &ctx.merge;
+    let mut report = link
+        .unsent
+        .borrow_mut()
+        .take()
+        .unwrap_or_else(|| CoreReport {
+            core: ctx.id,
+            seq: link.seq.get() + 1,
+            ..CoreReport::default()
+        });
+    for b in ctx.balancers.borrow_mut().values_mut() {
+        b.stats
+            .drain_into(report.seq, &mut report.tallies, &mut report.latencies);
+    }
+    if !report.tallies.is_empty() || !report.latencies.is_empty() {
+        let seq = report.seq;
+        match link.reports.try_send(report) {
+            Ok(()) => link.seq.set(seq),
+            Err(TrySendError::Full(r)) => *link.unsent.borrow_mut() = Some(r),
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+    let mut newest = None;
+    while let Ok(m) = link.merged.try_recv() {
+        newest = Some(m);
+    }
+    if let Some(m) = newest {
+        let now = std::time::Instant::now();
+        for b in ctx.balancers.borrow_mut().values_mut() {
+            b.stats.apply_merged(&m, ctx.id, now);
+        }
+        *ctx.last_merged.borrow_mut() = Some(m);
     }
 }
 

@@ -1,0 +1,197 @@
+//! The merger thread: sums every core's reports and sends each core the totals.
+//!
+//! It is the only place that sees all cores, and it runs on its own thread, so it may block on
+//! its channel; workers never do (they `try_send` and `try_recv` on their merge tick).
+
+use super::{CoreReport, LatencySample, Tally, TargetKey};
+use crate::balancer::PeakEwma;
+use crate::usage::Counted;
+use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Decay of the latency score (spec section 4: peak-EWMA with 10 s decay).
+pub const LATENCY_DECAY: Duration = Duration::from_secs(10);
+
+/// Totals for one target across all cores.
+#[derive(Debug, Clone, Copy)]
+pub struct MergedTarget {
+    pub tally: Tally,
+    pub e2e: PeakEwma,
+    pub tpot: PeakEwma,
+}
+
+impl Default for MergedTarget {
+    fn default() -> Self {
+        MergedTarget {
+            tally: Tally::default(),
+            e2e: PeakEwma::new(LATENCY_DECAY),
+            tpot: PeakEwma::new(LATENCY_DECAY),
+        }
+    }
+}
+
+/// What the merger sends back: totals, and per core the last report they include.
+#[derive(Debug, Clone, Default)]
+pub struct Merged {
+    pub acked: Vec<u64>,
+    pub targets: HashMap<TargetKey, MergedTarget>,
+}
+
+/// The channels workers use; cloned into each worker at start.
+pub struct MergerHandle {
+    pub reports: Sender<CoreReport>,
+    /// Usage counted off the request path (tokenizer fallback), not tied to any core's report.
+    pub counted: Sender<Counted>,
+    pub merged: Vec<Receiver<Arc<Merged>>>,
+}
+
+/// Starts the merger for `cores` workers, broadcasting at most once per `interval`.
+pub fn spawn(cores: usize, interval: Duration) -> std::io::Result<MergerHandle> {
+    let (report_tx, report_rx) = bounded::<CoreReport>(cores * 64);
+    let (extra_tx, extra_rx) = bounded::<Counted>(4096);
+    let mut senders = Vec::with_capacity(cores);
+    let mut receivers = Vec::with_capacity(cores);
+    for _ in 0..cores {
+        // A core that fell behind only needs the newest totals; two slots are plenty.
+        let (tx, rx) = bounded::<Arc<Merged>>(2);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    std::thread::Builder::new()
+        .name("llmux-merger".into())
+        .spawn(move || run(report_rx, extra_rx, senders, interval))?;
+    Ok(MergerHandle {
+        reports: report_tx,
+        counted: extra_tx,
+        merged: receivers,
+    })
+}
+
+fn run(
+    reports: Receiver<CoreReport>,
+    extra: Receiver<Counted>,
+    cores: Vec<Sender<Arc<Merged>>>,
+    interval: Duration,
+) {
+    let mut state = Merged {
+        acked: vec![0; cores.len()],
+        targets: HashMap::new(),
+    };
+    let mut dirty = false;
+    let mut last_sent = Instant::now();
+    loop {
+        match reports.recv_timeout(interval) {
+            Ok(r) => {
+                apply(&mut state, r, Instant::now());
+                dirty = true;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        while let Ok(r) = reports.try_recv() {
+            apply(&mut state, r, Instant::now());
+            dirty = true;
+        }
+        while let Ok(c) = extra.try_recv() {
+            let tally = Tally::from_usage(&c.usage, c.costs.0, c.costs.1);
+            state.targets.entry(c.key).or_default().tally.add(&tally);
+            dirty = true;
+        }
+        if dirty && last_sent.elapsed() >= interval / 2 {
+            let snapshot = Arc::new(state.clone());
+            for tx in &cores {
+                match tx.try_send(snapshot.clone()) {
+                    Ok(()) | Err(TrySendError::Full(_)) => {}
+                    Err(TrySendError::Disconnected(_)) => {}
+                }
+            }
+            dirty = false;
+            last_sent = Instant::now();
+        }
+    }
+}
+
+/// Adds one core's report to the totals.
+pub fn apply(state: &mut Merged, report: CoreReport, now: Instant) {
+    for (key, tally) in report.tallies {
+        state.targets.entry(key).or_default().tally.add(&tally);
+    }
+    for (key, LatencySample { e2e_ms, tpot_ms }) in report.latencies {
+        let t = state.targets.entry(key).or_default();
+        t.e2e.observe(e2e_ms, now);
+        t.tpot.observe(tpot_ms, now);
+    }
+    if let Some(a) = state.acked.get_mut(report.core) {
+        *a = (*a).max(report.seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_reports_and_acknowledges_each_core() {
+        let key: TargetKey = Arc::from("p|openai|m||u");
+        let mut state = Merged {
+            acked: vec![0, 0],
+            targets: HashMap::new(),
+        };
+        let tally = Tally {
+            requests: 1,
+            prompt_tokens: 10,
+            ..Tally::default()
+        };
+        let now = Instant::now();
+        for core in 0..2 {
+            apply(
+                &mut state,
+                CoreReport {
+                    core,
+                    seq: 3,
+                    tallies: vec![(key.clone(), tally)],
+                    latencies: vec![(
+                        key.clone(),
+                        LatencySample {
+                            e2e_ms: 100.0,
+                            tpot_ms: 10.0,
+                        },
+                    )],
+                },
+                now,
+            );
+        }
+        assert_eq!(state.acked, vec![3, 3]);
+        let t = &state.targets[&key];
+        assert_eq!(t.tally.prompt_tokens, 20);
+        assert_eq!(t.tally.requests, 2);
+        assert_eq!(t.e2e.value(now), Some(100.0));
+        assert_eq!(t.tpot.value(now), Some(10.0));
+    }
+
+    #[test]
+    fn thread_broadcasts_totals_to_every_core() {
+        let handle = spawn(2, Duration::from_millis(5)).unwrap();
+        let key: TargetKey = Arc::from("k");
+        let tally = Tally {
+            total_tokens: 7,
+            ..Tally::default()
+        };
+        handle
+            .reports
+            .send(CoreReport {
+                core: 1,
+                seq: 1,
+                tallies: vec![(key.clone(), tally)],
+                latencies: vec![],
+            })
+            .unwrap();
+        for rx in &handle.merged {
+            let m = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert_eq!(m.targets[&key].tally.total_tokens, 7);
+            assert_eq!(m.acked[1], 1);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Usage, latency and failure accounting, per core, merged across cores.
+//!
+//! The shape the user designed: every worker counts into its own memory on the request path
+//! (no locks, no atomics shared with another core); every merge interval it sends what it
+//! counted since the last send over a crossbeam channel to the merger thread, which sums all
+//! cores and sends each core the merged totals back. A core balances on merged totals plus its
+//! own deltas the merger has not acknowledged yet, so its own recent traffic is never invisible.
+//!
+//! Targets are identified by a key built from what defines them (plugin, provider, model,
+//! alias, upstream URL), not by position, so totals survive a config reload for every target
+//! that did not change.
+
+pub mod merger;
+pub mod view;
+
+use crate::config::{AiProxyConfig, TokensCountStrategy};
+use crate::usage::Usage;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use merger::{Merged, MergedTarget, MergerHandle};
+pub use view::PluginStats;
+
+/// A target's identity across cores and config reloads.
+pub type TargetKey = Arc<str>;
+
+/// Additive counters for one target; cores send deltas of this and the merger sums them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tally {
+    pub requests: u64,
+    pub failures: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    pub cost: f64,
+}
+
+impl Tally {
+    pub fn add(&mut self, o: &Tally) {
+        self.requests += o.requests;
+        self.failures += o.failures;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.total_tokens += o.total_tokens;
+        self.cost += o.cost;
+    }
+
+    /// Tokens and cost of one request (its `requests`/`failures` are counted elsewhere).
+    pub fn from_usage(u: &Usage, input_cost: f64, output_cost: f64) -> Tally {
+        Tally {
+            prompt_tokens: u.prompt,
+            completion_tokens: u.completion,
+            total_tokens: u.total_tokens(),
+            cost: u.cost(input_cost, output_cost),
+            ..Tally::default()
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Tally::default()
+    }
+
+    /// Usage in the unit `lowest-usage` balances on.
+    pub fn amount(&self, strategy: TokensCountStrategy) -> f64 {
+        match strategy {
+            TokensCountStrategy::PromptTokens => self.prompt_tokens as f64,
+            TokensCountStrategy::CompletionTokens => self.completion_tokens as f64,
+            TokensCountStrategy::TotalTokens => self.total_tokens as f64,
+            TokensCountStrategy::Cost => self.cost,
+        }
+    }
+}
+
+/// One latency observation, kept in both of Kong's units so the merger serves either strategy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencySample {
+    /// Request sent to last byte, in ms.
+    pub e2e_ms: f64,
+    /// `e2e_ms` per completion token (the e2e value when the provider reported none).
+    pub tpot_ms: f64,
+}
+
+/// What one core counted since its previous report.
+#[derive(Debug, Clone, Default)]
+pub struct CoreReport {
+    pub core: usize,
+    /// Increases by one per report; the merger echoes the last one it applied.
+    pub seq: u64,
+    pub tallies: Vec<(TargetKey, Tally)>,
+    pub latencies: Vec<(TargetKey, LatencySample)>,
+}
+
+/// Stable keys for a plugin's targets, in target order. Two identical targets in one plugin get
+/// an occurrence suffix so they stay apart.
+pub fn target_keys(plugin: &AiProxyConfig) -> Vec<TargetKey> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    plugin
+        .targets
+        .iter()
+        .map(|t| {
+            let base = format!(
+                "{}|{}|{}|{}|{}",
+                plugin.id,
+                t.provider.as_str(),
+                t.model_name.as_deref().unwrap_or(""),
+                t.model_alias.as_deref().unwrap_or(""),
+                t.upstream.display
+            );
+            let n = seen.entry(base.clone()).or_insert(0);
+            *n += 1;
+            let key = if *n == 1 {
+                base
+            } else {
+                format!("{base}|#{n}")
+            };
+            Arc::from(key.as_str())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_follow_the_strategy() {
+        let t = Tally {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            total_tokens: 16,
+            cost: 0.25,
+            ..Tally::default()
+        };
+        assert_eq!(t.amount(TokensCountStrategy::PromptTokens), 10.0);
+        assert_eq!(t.amount(TokensCountStrategy::CompletionTokens), 5.0);
+        assert_eq!(t.amount(TokensCountStrategy::TotalTokens), 16.0);
+        assert_eq!(t.amount(TokensCountStrategy::Cost), 0.25);
+        let mut sum = t;
+        sum.add(&t);
+        assert_eq!(sum.total_tokens, 32);
+        assert!(!sum.is_zero() && Tally::default().is_zero());
+    }
+}
