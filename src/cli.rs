@@ -2,10 +2,12 @@
 
 use crate::config::{self, GatewayConfig};
 use crate::server::{self, IoDriver, Settings};
+use crate::supervisor::{SharedStatus, Supervisor};
 use crate::upstream::Resolved;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -64,6 +66,9 @@ struct ServeArgs {
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish, in ms.
     #[arg(long, default_value_t = 30_000)]
     shutdown_timeout_ms: u64,
+    /// Open client connections per worker beyond which new ones get a 503 and are closed.
+    #[arg(long, default_value_t = 16_384)]
+    max_connections_per_worker: usize,
     /// How often each worker exchanges usage and latency counts with the others, in ms.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     merge_interval_ms: u64,
@@ -146,16 +151,18 @@ fn serve(args: ServeArgs) -> i32 {
         keepalive_timeout: Duration::from_millis(args.keepalive_timeout_ms),
         shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
         merge_interval: Duration::from_millis(args.merge_interval_ms),
+        max_connections: args.max_connections_per_worker,
         ..Settings::default()
     };
+    match server::limits::raise_nofile_limit() {
+        Ok(n) => crate::info!("open files limit: {n}"),
+        Err(e) => crate::warn!("could not raise the open files limit: {e}"),
+    }
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // Register before any worker runs so a signal during start-up is not lost.
-    let mut signals = match signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ]) {
+    let signals = match crate::supervisor::signals() {
         Ok(s) => s,
         Err(e) => {
             crate::error!("installing signal handlers: {e}");
@@ -177,8 +184,12 @@ fn serve(args: ServeArgs) -> i32 {
     for addr in &server.proxy_addrs {
         crate::info!("proxy listening on {addr}");
     }
-    let status = crate::admin::status_json(&config, &server.drivers);
-    match crate::admin::spawn(args.admin_listen, status) {
+    let status: SharedStatus = Arc::new(RwLock::new(crate::admin::status_json(
+        &config,
+        &server.drivers,
+    )));
+    let (admin_tx, admin_rx) = crossbeam::channel::bounded(4);
+    match crate::admin::spawn(args.admin_listen, status.clone(), admin_tx) {
         Ok(addr) => crate::info!("admin listening on {addr}"),
         Err(e) => {
             crate::error!("admin API: {e}");
@@ -186,10 +197,11 @@ fn serve(args: ServeArgs) -> i32 {
             return 1;
         }
     }
-    if let Some(sig) = signals.forever().next() {
-        crate::info!("signal {sig} received: stopping accepting, finishing in-flight requests");
+    Supervisor {
+        server,
+        config_path: args.config.clone(),
+        status,
+        admin: admin_rx,
     }
-    server.stop();
-    crate::info!("stopped");
-    0
+    .run(signals)
 }

@@ -14,5 +14,6 @@ pub mod mock;
 pub mod proxy;
 pub mod server;
 pub mod stats;
+pub mod supervisor;
 pub mod upstream;
 pub mod usage;

@@ -2,12 +2,16 @@
 //!
 //! It runs on its own thread and runtime so admin traffic never competes with a proxy worker's
 //! event loop. This is where monoio-http serves well: small request/response exchanges with no
-//! streaming. Today it answers `GET /status` with what the gateway runs (workers, io drivers,
-//! routes and targets, never credentials); metrics and the Kong Admin API build on it.
+//! streaming. It answers `GET /status` with what the gateway runs (workers, io drivers, routes
+//! and targets, never credentials) and takes Kong DB-less `POST /config` (a whole declarative
+//! config, YAML or JSON) to replace the running one.
 
 mod status;
 pub use status::status_json;
 
+use crate::body::push_quoted;
+use crate::supervisor::{AdminCommand, SharedStatus};
+use crossbeam::channel::Sender;
 use http::StatusCode;
 use monoio::io::sink::SinkExt;
 use monoio::io::stream::Stream;
@@ -15,7 +19,7 @@ use monoio::io::Splitable;
 use monoio::net::{TcpListener, TcpStream};
 use monoio_http::common::request::Request;
 use monoio_http::common::response::Response;
-use monoio_http::h1::codec::decoder::RequestDecoder;
+use monoio_http::h1::codec::decoder::{FillPayload, RequestDecoder};
 use monoio_http::h1::codec::encoder::GenericEncoder;
 use monoio_http::h1::payload::{FixedPayload, Payload};
 use std::net::SocketAddr;
@@ -23,7 +27,11 @@ use std::rc::Rc;
 
 /// Binds `addr` on the calling thread (so errors and the chosen port are known at once) and
 /// serves on a new thread. Returns the bound address.
-pub fn spawn(addr: SocketAddr, status_json: String) -> Result<SocketAddr, String> {
+pub fn spawn(
+    addr: SocketAddr,
+    status: SharedStatus,
+    commands: Sender<AdminCommand>,
+) -> Result<SocketAddr, String> {
     let (mut listeners, bound) = crate::server::listener::bind_all(&[addr], 1)?;
     let listener = listeners
         .pop()
@@ -36,7 +44,7 @@ pub fn spawn(addr: SocketAddr, status_json: String) -> Result<SocketAddr, String
                 .enable_timer()
                 .build();
             match rt {
-                Ok(mut rt) => rt.block_on(serve(listener, Rc::new(status_json))),
+                Ok(mut rt) => rt.block_on(serve(listener, Rc::new(Shared { status, commands }))),
                 Err(e) => crate::error!("admin runtime: {e}"),
             }
         })
@@ -44,7 +52,13 @@ pub fn spawn(addr: SocketAddr, status_json: String) -> Result<SocketAddr, String
     Ok(bound[0])
 }
 
-async fn serve(listener: std::net::TcpListener, status: Rc<String>) {
+/// What every admin connection needs.
+struct Shared {
+    status: SharedStatus,
+    commands: Sender<AdminCommand>,
+}
+
+async fn serve(listener: std::net::TcpListener, shared: Rc<Shared>) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -55,45 +69,177 @@ async fn serve(listener: std::net::TcpListener, status: Rc<String>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                monoio::spawn(connection(stream, status.clone()));
+                monoio::spawn(connection(stream, shared.clone()));
             }
             Err(_) => monoio::time::sleep(std::time::Duration::from_millis(10)).await,
         }
     }
 }
 
-async fn connection(stream: TcpStream, status: Rc<String>) {
+async fn connection(stream: TcpStream, shared: Rc<Shared>) {
     let (r, w) = stream.into_split();
     let mut decoder = RequestDecoder::new(r);
     let mut encoder = GenericEncoder::new(w);
     while let Some(Ok(req)) = decoder.next().await {
-        let resp = route(req, &status).await;
+        let declared = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > MAX_ADMIN_BODY) {
+            let resp = message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "admin request body too large",
+            );
+            let _ = encoder.send_and_flush(resp).await;
+            return;
+        }
+        // monoio-http delivers a body only while the decoder is driven: read it all first.
+        if decoder.fill_payload().await.is_err() {
+            return;
+        }
+        let resp = route(req, &shared).await;
         if encoder.send_and_flush(resp).await.is_err() {
             return;
         }
     }
 }
 
-async fn route(req: Request, status: &str) -> Response {
+/// Admin bodies (a whole config) may be large, but not unbounded.
+const MAX_ADMIN_BODY: usize = 16 * 1024 * 1024;
+
+async fn route(req: Request, shared: &Shared) -> Response {
     let (parts, body) = req.into_parts();
-    // Drain a request body so the decoder can read the next request.
-    if let Payload::Fixed(mut p) = body {
-        let _ = p.next().await;
-    }
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
     match (parts.method.as_str(), parts.uri.path()) {
-        ("GET", "/status") => json(StatusCode::OK, status.to_string()),
-        (_, "/status") => json(
+        ("GET", "/status") => {
+            let doc = shared.status.read().map(|s| s.clone()).unwrap_or_default();
+            json(StatusCode::OK, doc)
+        }
+        ("POST", "/config") => replace_config(shared, body).await,
+        (_, "/status") | (_, "/config") => message(
             StatusCode::METHOD_NOT_ALLOWED,
-            r#"{"message":"only GET is allowed on /status"}"#.into(),
+            &format!("{} is not allowed on {}", parts.method, parts.uri.path()),
         ),
-        (_, path) => json(
+        (_, path) => message(
             StatusCode::NOT_FOUND,
-            format!(
-                r#"{{"message":"no admin endpoint at {}"}}"#,
-                path.escape_default()
-            ),
+            &format!("no admin endpoint at {path}"),
         ),
     }
+}
+
+async fn read_body(body: Payload) -> Result<bytes::Bytes, Response> {
+    match body {
+        Payload::None => Ok(bytes::Bytes::new()),
+        Payload::Fixed(mut p) => match p.next().await {
+            Some(Ok(b)) if b.len() <= MAX_ADMIN_BODY => Ok(b),
+            Some(Ok(_)) => Err(message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "admin request body too large",
+            )),
+            _ => Err(message(
+                StatusCode::BAD_REQUEST,
+                "could not read the request body",
+            )),
+        },
+        Payload::Stream(mut s) => {
+            let mut all = Vec::new();
+            while let Some(chunk) = s.next().await {
+                match chunk {
+                    Ok(b) if all.len() + b.len() <= MAX_ADMIN_BODY => all.extend_from_slice(&b),
+                    Ok(_) => {
+                        return Err(message(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "admin request body too large",
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(message(
+                            StatusCode::BAD_REQUEST,
+                            "could not read the request body",
+                        ))
+                    }
+                }
+            }
+            Ok(bytes::Bytes::from(all))
+        }
+    }
+}
+
+/// Hands the new config to the main thread and polls for its answer: the admin thread's
+/// event loop keeps serving (and never blocks on the channel) while the reload is built.
+async fn replace_config(shared: &Shared, body: bytes::Bytes) -> Response {
+    let text = match std::str::from_utf8(&body) {
+        Ok(t) => t.to_string(),
+        Err(_) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "the config must be UTF-8 YAML or JSON",
+            )
+        }
+    };
+    let (reply, answer) = crossbeam::channel::bounded(1);
+    if shared
+        .commands
+        .try_send(AdminCommand::ReplaceConfig { text, reply })
+        .is_err()
+    {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another config change is in progress",
+        );
+    }
+    loop {
+        match answer.try_recv() {
+            Ok(Ok(summary)) => {
+                let mut out = Vec::new();
+                out.extend_from_slice(b"{\"message\":\"configuration applied\",\"summary\":");
+                push_quoted(&summary, &mut out);
+                out.push(b'}');
+                return json(
+                    StatusCode::CREATED,
+                    String::from_utf8_lossy(&out).into_owned(),
+                );
+            }
+            Ok(Err(errors)) => {
+                let mut out = Vec::new();
+                out.extend_from_slice(
+                    b"{\"message\":\"declarative config is invalid\",\"errors\":[",
+                );
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    push_quoted(e, &mut out);
+                }
+                out.extend_from_slice(b"]}");
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    String::from_utf8_lossy(&out).into_owned(),
+                );
+            }
+            Err(crossbeam::channel::TryRecvError::Empty) => {
+                monoio::time::sleep(std::time::Duration::from_millis(5)).await
+            }
+            Err(crossbeam::channel::TryRecvError::Disconnected) => {
+                return message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the gateway is shutting down",
+                )
+            }
+        }
+    }
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{\"message\":");
+    push_quoted(text, &mut out);
+    out.push(b'}');
+    json(status, String::from_utf8_lossy(&out).into_owned())
 }
 
 fn json(status: StatusCode, body: String) -> Response {

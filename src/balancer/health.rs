@@ -37,6 +37,10 @@ impl Health {
         }
     }
 
+    pub fn max_fails(&self) -> u32 {
+        self.max_fails
+    }
+
     /// Whether `t` may be picked now.
     pub fn eligible(&self, t: usize, now: Instant) -> bool {
         if self.max_fails == 0 {

@@ -107,6 +107,20 @@ impl PluginBalancer {
         self.stats.record(t, tally, latency, Instant::now());
     }
 
+    /// Takes the merger's totals; other cores' failures count toward this core's breakers.
+    pub fn apply_merged(&mut self, m: &Merged, core: usize, now: Instant) {
+        let external = self.stats.apply_merged(m, core, now);
+        for (t, n) in external.into_iter().enumerate() {
+            for _ in 0..n.min(u64::from(self.health_max_fails())) {
+                self.health.record_failure(t, now);
+            }
+        }
+    }
+
+    fn health_max_fails(&self) -> u32 {
+        self.health.max_fails()
+    }
+
     /// The request ended on `t` without a verdict on the target (the client went away).
     pub fn abandoned(&mut self, t: usize) {
         self.stats.finish(t);

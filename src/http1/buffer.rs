@@ -5,7 +5,7 @@
 //! appends after the filled part, compacting or growing first so a read never gets a tiny window.
 
 use monoio::buf::IoBufMut;
-use monoio::io::AsyncReadRent;
+use monoio::io::{AsyncReadRent, CancelHandle, CancelableAsyncReadRent};
 
 const MIN_READ: usize = 4096;
 
@@ -52,8 +52,8 @@ impl ReadBuf {
         out
     }
 
-    /// Reads once from `io`, appending. Returns the byte count; 0 means the peer closed.
-    pub async fn fill<S: AsyncReadRent>(&mut self, io: &mut S) -> std::io::Result<usize> {
+    /// Makes room for a read of at least `MIN_READ` bytes after the filled part.
+    fn make_room(&mut self) {
         if self.start > 0 && self.buf.capacity() - self.buf.len() < MIN_READ {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -61,9 +61,30 @@ impl ReadBuf {
         if self.buf.capacity() - self.buf.len() < MIN_READ {
             self.buf.reserve(self.buf.capacity().max(MIN_READ));
         }
+    }
+
+    /// Reads once from `io`, appending. Returns the byte count; 0 means the peer closed.
+    pub async fn fill<S: AsyncReadRent>(&mut self, io: &mut S) -> std::io::Result<usize> {
+        self.make_room();
         let len = self.buf.len();
         let buf = std::mem::take(&mut self.buf);
         let (res, slice) = io.read(buf.slice_mut(len..)).await;
+        self.buf = slice.into_inner();
+        res
+    }
+
+    /// [`fill`](Self::fill) that can be cancelled through `cancel` without losing bytes: the
+    /// caller cancels and then still awaits this future, which returns whatever the kernel
+    /// had already read (or an `ECANCELED` error).
+    pub async fn fill_cancelable<S: CancelableAsyncReadRent>(
+        &mut self,
+        io: &mut S,
+        cancel: CancelHandle,
+    ) -> std::io::Result<usize> {
+        self.make_room();
+        let len = self.buf.len();
+        let buf = std::mem::take(&mut self.buf);
+        let (res, slice) = io.cancelable_read(buf.slice_mut(len..), cancel).await;
         self.buf = slice.into_inner();
         res
     }

@@ -7,11 +7,11 @@ use super::relay::{
     client_framing, client_head, relay, AddedHeaders, ClientFraming, Observer, RelayEnd,
 };
 use super::select::candidates;
-use crate::balancer::PluginBalancer;
 use crate::body::{push_quoted, BodyFacts, ScanError, SplicedBody};
 use crate::config::{AiProxyConfig, FailoverCriterion, ResponseStreaming, RouteType, TargetConfig};
 use crate::http1::{RequestHead, ResponseHead};
-use crate::server::worker::{Table, WorkerCtx};
+use crate::server::connection::Client;
+use crate::server::ctx::{Table, WorkerCtx};
 use crate::stats::{LatencySample, Tally};
 use crate::upstream::exchange::connect;
 use crate::upstream::{AttemptError, FailKind, PeerKey, RequestBuf, UpstreamConn};
@@ -34,7 +34,7 @@ pub async fn handle(
     plugin: &AiProxyConfig,
     head: &RequestHead,
     body: Vec<u8>,
-    client: &mut TcpStream,
+    client: &mut Client,
     started: Instant,
 ) -> Result<Next, ErrorResponse> {
     let facts = ctx.scanner.borrow_mut().scan(&body).map_err(scan_error)?;
@@ -56,16 +56,20 @@ pub async fn handle(
     let hash_key = head.header(&plugin.balancer.hash_on_header);
 
     while tried.len() < max_attempts {
-        let pick = with_balancer(ctx, plugin, |b| b.pick(&cands, &tried, hash_key));
+        let pick = ctx.with_balancer(table, plugin, |b| b.pick(&cands, &tried, hash_key));
         let Some(t) = pick else { break };
         tried.push(t);
         let target = &plugin.targets[t];
         let (request, hide_usage) = build_request(head, target, &facts, force_stream, &body);
         let sent_at = Instant::now();
-        let (conn, up_head) = match attempt(ctx, table, plugin, target, request).await {
+        let (conn, up_head) = match attempt(ctx, table, plugin, target, request, client).await {
             Ok(ok) => ok,
+            Err(e) if e.kind == FailKind::ClientGone => {
+                ctx.with_balancer(table, plugin, |b| b.abandoned(t));
+                return Ok(Next::Close);
+            }
             Err(e) => {
-                with_balancer(ctx, plugin, |b| b.failed(t));
+                ctx.with_balancer(table, plugin, |b| b.failed(t));
                 let retry = should_retry(&e, criteria, non_idempotent);
                 last_error = Some(e);
                 if retry {
@@ -77,7 +81,7 @@ pub async fn handle(
         let status_listed = criteria.contains(&FailoverCriterion::Http(up_head.status));
         let more_left = tried.len() < max_attempts && tried.len() < cands.len();
         if status_listed {
-            with_balancer(ctx, plugin, |b| b.failed(t));
+            ctx.with_balancer(table, plugin, |b| b.failed(t));
             if non_idempotent && more_left {
                 last_error = None;
                 continue; // the connection is dropped: its body was not read
@@ -91,7 +95,15 @@ pub async fn handle(
             hide_usage,
         };
         let relayed = respond(
-            ctx, plugin, target, head, conn, &up_head, client, model, timing,
+            ctx,
+            plugin,
+            target,
+            head,
+            conn,
+            &up_head,
+            &mut client.stream,
+            model,
+            timing,
         )
         .await;
         let latency = sent_at.elapsed().as_secs_f64() * 1000.0;
@@ -99,7 +111,7 @@ pub async fn handle(
             Relayed::Done(next, outcome) => {
                 if !status_listed {
                     let (tally, sample) = outcome.accounting(target, latency);
-                    let key = with_balancer(ctx, plugin, |b| {
+                    let key = ctx.with_balancer(table, plugin, |b| {
                         b.succeeded(t, tally, Some(sample));
                         b.stats.keys().get(t).cloned()
                     });
@@ -113,13 +125,13 @@ pub async fn handle(
             }
             Relayed::ClientGone => {
                 if !status_listed {
-                    with_balancer(ctx, plugin, |b| b.abandoned(t));
+                    ctx.with_balancer(table, plugin, |b| b.abandoned(t));
                 }
                 return Ok(Next::Close);
             }
             Relayed::UpstreamFailed => {
                 if !status_listed {
-                    with_balancer(ctx, plugin, |b| b.failed(t));
+                    ctx.with_balancer(table, plugin, |b| b.failed(t));
                 }
                 return Ok(Next::Close);
             }
@@ -130,25 +142,6 @@ pub async fn handle(
         Some(e) => upstream_error(&e),
         None => ErrorResponse::no_healthy(),
     })
-}
-
-/// Runs `f` on this worker's balancer for `plugin`, creating it on first use.
-fn with_balancer<R>(
-    ctx: &WorkerCtx,
-    plugin: &AiProxyConfig,
-    f: impl FnOnce(&mut PluginBalancer) -> R,
-) -> R {
-    let mut map = ctx.balancers.borrow_mut();
-    match map.get_mut(&plugin.id) {
-        Some(b) => f(b),
-        None => {
-            let merged = ctx.last_merged.borrow();
-            let mut b = PluginBalancer::new(plugin, merged.as_deref(), ctx.id);
-            let r = f(&mut b);
-            map.insert(plugin.id.clone(), b);
-            r
-        }
-    }
 }
 
 /// How relaying the chosen response ended, for the connection loop and the balancer.
@@ -293,6 +286,7 @@ fn should_retry(e: &AttemptError, criteria: &[FailoverCriterion], non_idempotent
         FailKind::Connect | FailKind::Closed => FailoverCriterion::Error,
         FailKind::Timeout => FailoverCriterion::Timeout,
         FailKind::InvalidHeader => FailoverCriterion::InvalidHeader,
+        FailKind::ClientGone => return false,
     };
     criteria.contains(&criterion)
 }
@@ -312,6 +306,7 @@ async fn attempt(
     plugin: &AiProxyConfig,
     target: &TargetConfig,
     request: RequestBuf,
+    client: &mut Client,
 ) -> Result<(UpstreamConn, ResponseHead), AttemptError> {
     let b = &plugin.balancer;
     let key = PeerKey {
@@ -325,7 +320,10 @@ async fn attempt(
         let (sent, back) = conn.send(request, ms(b.write_timeout_ms)).await;
         request = back;
         let result = match sent {
-            Ok(()) => conn.read_head(ms(b.read_timeout_ms)).await,
+            Ok(()) => {
+                conn.read_head_watching(ms(b.read_timeout_ms), &mut client.stream, &mut client.buf)
+                    .await
+            }
             Err(e) => Err(e),
         };
         match result {
@@ -346,7 +344,9 @@ async fn attempt(
     let mut conn = connect(&key, addrs, &ctx.tls, ms(b.connect_timeout_ms)).await?;
     let (sent, _) = conn.send(request, ms(b.write_timeout_ms)).await;
     sent?;
-    let head = conn.read_head(ms(b.read_timeout_ms)).await?;
+    let head = conn
+        .read_head_watching(ms(b.read_timeout_ms), &mut client.stream, &mut client.buf)
+        .await?;
     Ok((conn, head))
 }
 

@@ -6,7 +6,7 @@
 //! hold a connection), and each read of the body.
 
 use super::body_reader::{read_body, BodyError};
-use super::worker::WorkerCtx;
+use super::ctx::WorkerCtx;
 use crate::config::RouteMatch;
 use crate::http1::{Framing, HeadError, ReadBuf, RequestHead};
 use crate::proxy::handler::{handle, Next};
@@ -19,21 +19,55 @@ use std::time::Instant;
 /// Body limit for requests that match no AI plugin (read only to keep the connection usable).
 const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// A client connection and the bytes read from it but not yet used (a pipelined request).
+pub struct Client {
+    pub stream: TcpStream,
+    pub buf: ReadBuf,
+}
+
+/// Counts an open client connection for as long as it lives.
+struct Open<'a>(&'a WorkerCtx);
+
+impl<'a> Open<'a> {
+    fn new(ctx: &'a WorkerCtx) -> Self {
+        ctx.open_connections.set(ctx.open_connections.get() + 1);
+        Open(ctx)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0
+            .open_connections
+            .set(self.0.open_connections.get().saturating_sub(1));
+    }
+}
+
 pub async fn serve(ctx: Rc<WorkerCtx>, mut stream: TcpStream) {
+    if ctx.open_connections.get() >= ctx.settings.max_connections {
+        // Refuse politely rather than run out of memory or descriptors.
+        let resp = ErrorResponse::new(503, "too many open connections, retry later").closing();
+        let _ = stream.write_all(resp.to_bytes()).await;
+        return;
+    }
+    let _open = Open::new(&ctx);
     let _ = stream.set_nodelay(true);
-    let mut buf = ReadBuf::with_capacity(16 * 1024);
+    let mut client = Client {
+        stream,
+        buf: ReadBuf::with_capacity(16 * 1024),
+    };
     loop {
-        let head = match read_head(&ctx, &mut stream, &mut buf).await {
+        let head = match read_head(&ctx, &mut client.stream, &mut client.buf).await {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(resp) => {
-                let _ = stream.write_all(resp.to_bytes()).await;
+                let _ = client.stream.write_all(resp.to_bytes()).await;
                 return;
             }
         };
         let started = Instant::now();
         ctx.in_flight.set(ctx.in_flight.get() + 1);
-        let next = serve_one(&ctx, &mut stream, &mut buf, head, started).await;
+        let next = serve_one(&ctx, &mut client, head, started).await;
         ctx.in_flight.set(ctx.in_flight.get() - 1);
         if next == Next::Close || ctx.shutting_down.get() {
             return;
@@ -77,11 +111,11 @@ async fn read_head(
 
 async fn serve_one(
     ctx: &WorkerCtx,
-    stream: &mut TcpStream,
-    buf: &mut ReadBuf,
+    client: &mut Client,
     head: RequestHead,
     started: Instant,
 ) -> Next {
+    let (stream, buf) = (&mut client.stream, &mut client.buf);
     // The table this request started with; a reload swaps the worker's table, not this one.
     let table = ctx.table.borrow().clone();
     let matched = table.config.match_route(head.method(), head.path());
@@ -134,9 +168,9 @@ async fn serve_one(
     let Some(plugin) = plugin else {
         return Next::Close;
     };
-    match handle(ctx, &table, plugin, &head, body, stream, started).await {
+    match handle(ctx, &table, plugin, &head, body, client, started).await {
         Ok(next) => next,
-        Err(resp) => reply(stream, resp, head.keep_alive).await,
+        Err(resp) => reply(&mut client.stream, resp, head.keep_alive).await,
     }
 }
 

@@ -2,8 +2,11 @@
 
 pub mod body_reader;
 pub mod connection;
+pub mod ctx;
+pub mod limits;
 pub mod listener;
 pub mod settings;
+pub mod tick;
 pub mod worker;
 
 pub use settings::{IoDriver, Settings};
@@ -11,9 +14,11 @@ pub use settings::{IoDriver, Settings};
 use crate::config::GatewayConfig;
 use crate::upstream::Resolved;
 use crossbeam::channel::{bounded, Sender};
+use ctx::Table;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
-use worker::{Control, Table, WorkerSpec};
+use tick::Control;
+use worker::WorkerSpec;
 
 /// A running gateway: its bound addresses and the means to stop it.
 pub struct Server {
@@ -60,14 +65,11 @@ pub fn start(
             core: (workers <= cores).then_some(id),
             listeners,
             // Each worker gets its own copy: no table memory is shared between cores.
-            table: Table {
-                config: config.per_core_copy(),
-                resolved: resolved.clone(),
-            },
+            table: Table::new(config.per_core_copy(), resolved.clone()),
             roots: roots.clone(),
             settings: settings.clone(),
             control: control_rx,
-            merge: worker::MergeLink::new(
+            merge: ctx::MergeLink::new(
                 merger.reports.clone(),
                 merged_rx
                     .next()
@@ -105,6 +107,23 @@ pub fn start(
 }
 
 impl Server {
+    /// Hands every worker its own copy of a new table and returns once every worker serves
+    /// new requests from it; requests already running finish on the table they started with.
+    pub fn reload(&self, config: &GatewayConfig, resolved: &Resolved) -> Result<(), String> {
+        let (done_tx, done_rx) = bounded(self.controls.len());
+        for (id, c) in self.controls.iter().enumerate() {
+            let table = Table::new(config.per_core_copy(), resolved.clone());
+            c.send(Control::Reload(Box::new(table), done_tx.clone()))
+                .map_err(|_| format!("worker {id} is not running"))?;
+        }
+        for _ in &self.controls {
+            done_rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .map_err(|_| "a worker did not take the new config within 10 s".to_string())?;
+        }
+        Ok(())
+    }
+
     /// Asks every worker to stop accepting and finish in-flight requests, then joins them.
     pub fn stop(self) {
         for c in &self.controls {

@@ -40,6 +40,8 @@ pub struct Settings {
     pub pool_idle_timeout: Duration,
     /// How often each core exchanges usage and latency with the merger.
     pub merge_interval: Duration,
+    /// Open client connections per worker beyond which new ones are refused with a 503.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             pool_max_idle: 128,
             pool_idle_timeout: Duration::from_secs(50),
             merge_interval: Duration::from_millis(50),
+            max_connections: 16_384,
         }
     }
 }

@@ -6,70 +6,16 @@
 //! timer tick, so no cross-thread wakeups are needed.
 
 use super::connection;
+use super::ctx::{MergeLink, Table, WorkerCtx};
 use super::settings::{IoDriver, Settings};
-use crate::balancer::PluginBalancer;
+use super::tick::{install, merge_tick, Control};
 use crate::body::BodyScanner;
-use crate::config::GatewayConfig;
-use crate::stats::{CoreReport, Merged};
-use crate::upstream::{Pool, Resolved};
-use crossbeam::channel::{Receiver, Sender, TryRecvError, TrySendError};
+use crate::upstream::Pool;
+use crossbeam::channel::{Receiver, Sender, TryRecvError};
 use monoio::io::Canceller;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
-
-/// Routing state a request runs on; requests keep the `Rc` they started with.
-pub struct Table {
-    pub config: GatewayConfig,
-    pub resolved: Resolved,
-}
-
-pub struct WorkerCtx {
-    pub id: usize,
-    pub table: RefCell<Rc<Table>>,
-    pub pool: RefCell<Pool>,
-    pub scanner: RefCell<BodyScanner>,
-    pub usage_parser: RefCell<crate::usage::UsageParser>,
-    /// Balancer state per plugin id, this worker's own.
-    pub balancers: RefCell<HashMap<String, PluginBalancer>>,
-    pub tls: monoio_rustls::TlsConnector,
-    pub settings: Settings,
-    pub in_flight: Cell<usize>,
-    pub shutting_down: Cell<bool>,
-    pub merge: MergeLink,
-    /// Counts tokens off the request path when a provider reports no usage.
-    pub tokenizer: Option<crate::usage::TokenizerHandle>,
-    /// The newest totals from the merger, for balancers created after it arrived.
-    pub last_merged: RefCell<Option<Arc<Merged>>>,
-}
-
-/// This worker's ends of the merger's channels.
-pub struct MergeLink {
-    pub reports: Sender<CoreReport>,
-    pub merged: Receiver<Arc<Merged>>,
-    seq: Cell<u64>,
-    /// A report the merger's channel had no room for; the next tick adds to it and retries.
-    unsent: RefCell<Option<CoreReport>>,
-}
-
-impl MergeLink {
-    pub fn new(reports: Sender<CoreReport>, merged: Receiver<Arc<Merged>>) -> MergeLink {
-        MergeLink {
-            reports,
-            merged,
-            seq: Cell::new(0),
-            unsent: RefCell::new(None),
-        }
-    }
-}
-
-/// Messages from the main thread.
-pub enum Control {
-    /// Stop accepting, finish in-flight requests, exit.
-    Shutdown,
-}
 
 /// Everything a worker thread starts from, moved into the thread.
 pub struct WorkerSpec {
@@ -134,16 +80,17 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
     let ctx = Rc::new(WorkerCtx {
         id: spec.id,
         table: RefCell::new(Rc::new(spec.table)),
+        retired: RefCell::new(Vec::new()),
         pool: RefCell::new(Pool::new(
             spec.settings.pool_max_idle,
             spec.settings.pool_idle_timeout,
         )),
         scanner: RefCell::new(BodyScanner::new()),
         usage_parser: RefCell::new(crate::usage::UsageParser::new()),
-        balancers: RefCell::new(HashMap::new()),
         tls,
         settings: spec.settings,
         in_flight: Cell::new(0),
+        open_connections: Cell::new(0),
         shutting_down: Cell::new(false),
         merge: spec.merge,
         tokenizer: spec.tokenizer,
@@ -172,6 +119,10 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
         merge_tick(&ctx);
         match spec.control.try_recv() {
             Ok(Control::Shutdown) | Err(TryRecvError::Disconnected) => break,
+            Ok(Control::Reload(table, done)) => {
+                install(&ctx, *table);
+                let _ = done.send(());
+            }
             Err(TryRecvError::Empty) => {}
         }
     }
@@ -191,43 +142,6 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
             ctx.id,
             ctx.in_flight.get()
         );
-    }
-}
-
-/// Sends what this core counted since the last tick and takes the newest merged totals.
-fn merge_tick(ctx: &WorkerCtx) {
-    let link = &ctx.merge;
-    let mut report = link
-        .unsent
-        .borrow_mut()
-        .take()
-        .unwrap_or_else(|| CoreReport {
-            core: ctx.id,
-            seq: link.seq.get() + 1,
-            ..CoreReport::default()
-        });
-    for b in ctx.balancers.borrow_mut().values_mut() {
-        b.stats
-            .drain_into(report.seq, &mut report.tallies, &mut report.latencies);
-    }
-    if !report.tallies.is_empty() || !report.latencies.is_empty() {
-        let seq = report.seq;
-        match link.reports.try_send(report) {
-            Ok(()) => link.seq.set(seq),
-            Err(TrySendError::Full(r)) => *link.unsent.borrow_mut() = Some(r),
-            Err(TrySendError::Disconnected(_)) => {}
-        }
-    }
-    let mut newest = None;
-    while let Ok(m) = link.merged.try_recv() {
-        newest = Some(m);
-    }
-    if let Some(m) = newest {
-        let now = std::time::Instant::now();
-        for b in ctx.balancers.borrow_mut().values_mut() {
-            b.stats.apply_merged(&m, ctx.id, now);
-        }
-        *ctx.last_merged.borrow_mut() = Some(m);
     }
 }
 

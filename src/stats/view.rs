@@ -18,6 +18,10 @@ pub struct PluginStats {
     pending: Vec<Tally>,
     pending_latency: Vec<(usize, LatencySample)>,
     latency: Vec<PeakEwma>,
+    /// This core's own failures that the merged totals already include.
+    own_merged_failures: Vec<u64>,
+    /// Other cores' failures already handed to this core's circuit breaker.
+    seen_external_failures: Vec<u64>,
     /// Requests in flight on this core, per target (least-connections is per core by spec).
     pub in_flight: Vec<u32>,
     /// Usage per target in the strategy's unit: what `lowest-usage` compares.
@@ -38,12 +42,15 @@ impl PluginStats {
             pending: vec![Tally::default(); n],
             pending_latency: Vec::new(),
             latency: vec![PeakEwma::new(LATENCY_DECAY); n],
+            own_merged_failures: vec![0; n],
+            seen_external_failures: vec![0; n],
             in_flight: vec![0; n],
             usage_view: vec![0.0; n],
             latency_view: vec![None; n],
         };
         if let Some(m) = merged {
-            s.apply_merged(m, core, Instant::now());
+            // Failures from before this balancer existed are history, not news for its breaker.
+            let _ = s.apply_merged(m, core, Instant::now());
         }
         s
     }
@@ -114,17 +121,30 @@ impl PluginStats {
         }
     }
 
-    /// Takes the merger's totals; deltas they now include stop counting twice.
-    pub fn apply_merged(&mut self, m: &Merged, core: usize, now: Instant) {
+    /// Takes the merger's totals; deltas they now include stop counting twice. Returns, per
+    /// target, how many failures other cores reported since the previous merge, so this core's
+    /// circuit breaker sees them too.
+    pub fn apply_merged(&mut self, m: &Merged, core: usize, now: Instant) -> Vec<u64> {
         let acked = m.acked.get(core).copied().unwrap_or(0);
         while self.unacked.front().is_some_and(|(seq, _)| *seq <= acked) {
-            self.unacked.pop_front();
+            if let Some((_, sent)) = self.unacked.pop_front() {
+                for (t, tally) in sent.iter().enumerate() {
+                    self.own_merged_failures[t] += tally.failures;
+                }
+            }
         }
+        let mut external = vec![0; self.keys.len()];
         for (t, key) in self.keys.iter().enumerate() {
             let Some(target) = m.targets.get(key) else {
                 continue;
             };
             self.merged[t] = target.tally;
+            let others = target
+                .tally
+                .failures
+                .saturating_sub(self.own_merged_failures[t]);
+            external[t] = others.saturating_sub(self.seen_external_failures[t]);
+            self.seen_external_failures[t] = others.max(self.seen_external_failures[t]);
             let score = match self.latency_strategy {
                 LatencyStrategy::E2e => target.e2e.value(now),
                 LatencyStrategy::Tpot => target.tpot.value(now),
@@ -144,6 +164,7 @@ impl PluginStats {
             total.add(&self.pending[t]);
             self.usage_view[t] = total.amount(self.strategy);
         }
+        external
     }
 }
 

@@ -25,6 +25,9 @@ pub enum FailKind {
     Closed,
     /// The upstream answered with something that is not an HTTP/1.x response head.
     InvalidHeader,
+    /// Not the upstream's fault: the client went away while llmux waited, so the attempt
+    /// was abandoned (and the upstream connection closed, cancelling its work).
+    ClientGone,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +165,41 @@ impl UpstreamConn {
                     )),
                     RequestBuf::empty(),
                 )
+            }
+        }
+    }
+
+    /// [`read_head`](Self::read_head) while watching the client: if the client closes its
+    /// connection first, the wait is abandoned (dropping this upstream connection cancels the
+    /// provider's work). Bytes the client sends meanwhile (a pipelined request) land in
+    /// `client_buf` and are kept.
+    pub async fn read_head_watching(
+        &mut self,
+        read_timeout: Duration,
+        client: &mut TcpStream,
+        client_buf: &mut ReadBuf,
+    ) -> Result<ResponseHead, AttemptError> {
+        let canceller = monoio::io::Canceller::new();
+        let key = self.key.clone();
+        let head = self.read_head(read_timeout);
+        let watch = client_buf.fill_cancelable(client, canceller.handle());
+        let mut head = std::pin::pin!(head);
+        let mut watch = std::pin::pin!(watch);
+        monoio::select! {
+            result = &mut head => {
+                // Stop watching, and wait for the watch to hand its buffer back.
+                let _canceller = canceller.cancel();
+                let _ = watch.await;
+                result
+            }
+            seen = &mut watch => match seen {
+                Ok(n) if n > 0 => head.await,
+                _ => Err(err(
+                    FailKind::ClientGone,
+                    true,
+                    &key,
+                    "the client closed its connection".into(),
+                )),
             }
         }
     }
