@@ -1,8 +1,9 @@
 //! The command line: `serve`, `validate` and `mock-provider`.
 
 use crate::config::{self, GatewayConfig};
+use crate::metrics::status::{SharedView, View};
 use crate::server::{self, IoDriver, Settings};
-use crate::supervisor::{SharedStatus, Supervisor};
+use crate::supervisor::Supervisor;
 use crate::upstream::Resolved;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -69,6 +70,18 @@ struct ServeArgs {
     /// Open client connections per worker beyond which new ones get a 503 and are closed.
     #[arg(long, default_value_t = 16_384)]
     max_connections_per_worker: usize,
+    /// Where targets with `logging.log_statistics` write one JSON line per request (Kong's
+    /// `ai.proxy` fields). Default: stdout.
+    #[arg(long)]
+    access_log: Option<PathBuf>,
+    /// Kong Admin API changes (POST/PATCH/DELETE /plugins) are written through to this file,
+    /// atomically, so a restart keeps them. Without it they live in memory only.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Append an HdrHistogram interval log (all requests' provider latency, one interval per
+    /// second) to this file, for HdrHistogram's tools.
+    #[arg(long)]
+    histogram_log: Option<PathBuf>,
     /// How often each worker exchanges usage and latency counts with the others, in ms.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     merge_interval_ms: u64,
@@ -125,6 +138,22 @@ fn load(args: &ServeArgs) -> Result<(GatewayConfig, Vec<String>), String> {
     Ok((loaded.config, loaded.warnings))
 }
 
+/// The writer threads for the statistics log and the histogram log.
+fn sinks(args: &ServeArgs) -> Result<server::Sinks, String> {
+    let access_log = crate::metrics::access_log::spawn(args.access_log.clone())
+        .map_err(|e| format!("statistics log: {e}"))?;
+    let histogram_log = match &args.histogram_log {
+        Some(path) => Some(
+            crate::metrics::interval_log::spawn(path).map_err(|e| format!("histogram log: {e}"))?,
+        ),
+        None => None,
+    };
+    Ok(server::Sinks {
+        access_log: Some(access_log),
+        histogram_log,
+    })
+}
+
 fn serve(args: ServeArgs) -> i32 {
     let (config, warnings) = match load(&args) {
         Ok(c) => c,
@@ -169,7 +198,22 @@ fn serve(args: ServeArgs) -> i32 {
             return 1;
         }
     };
-    let server = match server::start(&config, &resolved, &roots, &args.listen, workers, settings) {
+    let sinks = match sinks(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::error!("{e}");
+            return 1;
+        }
+    };
+    let server = match server::start(
+        &config,
+        &resolved,
+        &roots,
+        &args.listen,
+        workers,
+        settings,
+        sinks,
+    ) {
         Ok(s) => s,
         Err(e) => {
             crate::error!("{e}");
@@ -184,12 +228,14 @@ fn serve(args: ServeArgs) -> i32 {
     for addr in &server.proxy_addrs {
         crate::info!("proxy listening on {addr}");
     }
-    let status: SharedStatus = Arc::new(RwLock::new(crate::admin::status_json(
-        &config,
-        &server.drivers,
-    )));
+    let view: SharedView = Arc::new(RwLock::new(View::of(&config)));
     let (admin_tx, admin_rx) = crossbeam::channel::bounded(4);
-    match crate::admin::spawn(args.admin_listen, status.clone(), admin_tx) {
+    match crate::admin::spawn(
+        args.admin_listen,
+        view.clone(),
+        server.registry.clone(),
+        admin_tx,
+    ) {
         Ok(addr) => crate::info!("admin listening on {addr}"),
         Err(e) => {
             crate::error!("admin API: {e}");
@@ -200,7 +246,7 @@ fn serve(args: ServeArgs) -> i32 {
     Supervisor {
         server,
         config_path: args.config.clone(),
-        status,
+        view,
         admin: admin_rx,
     }
     .run(signals)

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod http1;
 pub mod log;
+pub mod metrics;
 pub mod mock;
 pub mod proxy;
 pub mod server;

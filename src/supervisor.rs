@@ -6,12 +6,12 @@
 //! serving.
 
 use crate::config::{self, GatewayConfig};
+use crate::metrics::status::{SharedView, View};
 use crate::server::Server;
 use crate::upstream::Resolved;
 use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// A request from the admin thread, answered on `reply`.
@@ -24,14 +24,12 @@ pub enum AdminCommand {
     },
 }
 
-/// The status document the admin API serves, rebuilt on every successful reload.
-pub type SharedStatus = Arc<RwLock<String>>;
-
 pub struct Supervisor {
     pub server: Server,
     /// The file SIGHUP re-reads; `None` for the built-in demo.
     pub config_path: Option<PathBuf>,
-    pub status: SharedStatus,
+    /// What the admin API describes, rebuilt on every successful reload.
+    pub view: SharedView,
     pub admin: Receiver<AdminCommand>,
 }
 
@@ -101,9 +99,8 @@ impl Supervisor {
             crate::warn!("{w}");
         }
         self.server.reload(config, &resolved)?;
-        let status = crate::admin::status_json(config, &self.server.drivers);
-        if let Ok(mut s) = self.status.write() {
-            *s = status;
+        if let Ok(mut v) = self.view.write() {
+            *v = View::of(config);
         }
         crate::info!(
             "configuration reloaded: {} routes, {} AI plugins",

@@ -2,15 +2,16 @@
 //!
 //! It runs on its own thread and runtime so admin traffic never competes with a proxy worker's
 //! event loop. This is where monoio-http serves well: small request/response exchanges with no
-//! streaming. It answers `GET /status` with what the gateway runs (workers, io drivers, routes
-//! and targets, never credentials) and takes Kong DB-less `POST /config` (a whole declarative
-//! config, YAML or JSON) to replace the running one.
-
-mod status;
-pub use status::status_json;
+//! streaming. Endpoints: `GET /status` (workers, io drivers, routes, and per target requests,
+//! failures, health, tokens, cost and latency percentiles merged across cores; never
+//! credentials), `GET /metrics` (Prometheus), `GET /histograms/<target|all|proxy-overhead>`
+//! (HdrHistogram percentile distribution text), and Kong DB-less `POST /config` (a whole
+//! declarative config, YAML or JSON, replaces the running one).
 
 use crate::body::push_quoted;
-use crate::supervisor::{AdminCommand, SharedStatus};
+use crate::metrics::status::SharedView;
+use crate::metrics::SharedRegistry;
+use crate::supervisor::AdminCommand;
 use crossbeam::channel::Sender;
 use http::StatusCode;
 use monoio::io::sink::SinkExt;
@@ -29,7 +30,8 @@ use std::rc::Rc;
 /// serves on a new thread. Returns the bound address.
 pub fn spawn(
     addr: SocketAddr,
-    status: SharedStatus,
+    view: SharedView,
+    registry: SharedRegistry,
     commands: Sender<AdminCommand>,
 ) -> Result<SocketAddr, String> {
     let (mut listeners, bound) = crate::server::listener::bind_all(&[addr], 1)?;
@@ -44,7 +46,14 @@ pub fn spawn(
                 .enable_timer()
                 .build();
             match rt {
-                Ok(mut rt) => rt.block_on(serve(listener, Rc::new(Shared { status, commands }))),
+                Ok(mut rt) => rt.block_on(serve(
+                    listener,
+                    Rc::new(Shared {
+                        view,
+                        registry,
+                        commands,
+                    }),
+                )),
                 Err(e) => crate::error!("admin runtime: {e}"),
             }
         })
@@ -54,7 +63,8 @@ pub fn spawn(
 
 /// What every admin connection needs.
 struct Shared {
-    status: SharedStatus,
+    view: SharedView,
+    registry: SharedRegistry,
     commands: Sender<AdminCommand>,
 }
 
@@ -116,8 +126,22 @@ async fn route(req: Request, shared: &Shared) -> Response {
     };
     match (parts.method.as_str(), parts.uri.path()) {
         ("GET", "/status") => {
-            let doc = shared.status.read().map(|s| s.clone()).unwrap_or_default();
+            let doc = match (shared.view.read(), shared.registry.lock()) {
+                (Ok(view), Ok(reg)) => crate::metrics::status::render(&view, &reg),
+                _ => return message(StatusCode::INTERNAL_SERVER_ERROR, "status unavailable"),
+            };
             json(StatusCode::OK, doc)
+        }
+        ("GET", "/metrics") => match shared.registry.lock() {
+            Ok(reg) => text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                crate::metrics::prometheus::render(&reg),
+            ),
+            Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable"),
+        },
+        ("GET", path) if path.starts_with("/histograms/") => {
+            histogram(shared, &path["/histograms/".len()..])
         }
         ("POST", "/config") => replace_config(shared, body).await,
         (_, "/status") | (_, "/config") => message(
@@ -240,6 +264,49 @@ fn message(status: StatusCode, text: &str) -> Response {
     push_quoted(text, &mut out);
     out.push(b'}');
     json(status, String::from_utf8_lossy(&out).into_owned())
+}
+
+/// `all` (every target's provider latency), `proxy-overhead`, or the targets whose alias,
+/// model name or `provider/model` equals `name`.
+fn histogram(shared: &Shared, name: &str) -> Response {
+    let (Ok(view), Ok(reg)) = (shared.view.read(), shared.registry.lock()) else {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, "histograms unavailable");
+    };
+    let mut acc = crate::metrics::new_histogram();
+    let mut found = false;
+    if name == "proxy-overhead" {
+        let _ = acc.add(&reg.core.overhead);
+        found = true;
+    }
+    for t in &view.targets {
+        let label = format!("{}/{}", t.provider, t.model);
+        if name == "all" || name == t.alias || name == t.model || name == label {
+            found = true;
+            if let Some(h) = reg.targets.get(&t.key) {
+                let _ = acc.add(&h.provider);
+            }
+        }
+    }
+    if !found {
+        return message(
+            StatusCode::NOT_FOUND,
+            &format!("no target named {name:?} (use an alias, a model name, provider/model, all or proxy-overhead)"),
+        );
+    }
+    text(
+        StatusCode::OK,
+        "text/plain",
+        crate::metrics::hgrm::percentile_distribution(&acc),
+    )
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    let mut resp = json(status, body);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    resp
 }
 
 fn json(status: StatusCode, body: String) -> Response {

@@ -121,6 +121,16 @@ impl PluginBalancer {
         self.health.max_fails()
     }
 
+    /// Keys of the targets this core's breaker keeps out right now.
+    pub fn open_targets(&self, out: &mut Vec<crate::stats::TargetKey>) {
+        let now = Instant::now();
+        for (t, key) in self.stats.keys().iter().enumerate() {
+            if !self.health.eligible(t, now) {
+                out.push(key.clone());
+            }
+        }
+    }
+
     /// The request ended on `t` without a verdict on the target (the client went away).
     pub fn abandoned(&mut self, t: usize) {
         self.stats.finish(t);

@@ -51,6 +51,10 @@ pub struct WorkerCtx {
     pub tokenizer: Option<crate::usage::TokenizerHandle>,
     /// The newest totals from the merger, for balancers created after it arrived.
     pub last_merged: RefCell<Option<Arc<Merged>>>,
+    /// Histograms not tied to a target, shipped with the per-target ones.
+    pub core_hists: RefCell<crate::metrics::CoreHists>,
+    /// This worker's end of the statistics log (`logging.log_statistics`).
+    pub access_log: Option<crate::metrics::access_log::CoreLog>,
 }
 
 impl WorkerCtx {
@@ -91,6 +95,8 @@ pub struct MergeLink {
     pub(super) seq: Cell<u64>,
     /// A report the merger's channel had no room for; the next tick adds to it and retries.
     pub(super) unsent: RefCell<Option<CoreReport>>,
+    pub(super) last_gauges: Cell<(usize, usize, usize)>,
+    pub(super) last_hist_ship: Cell<std::time::Instant>,
 }
 
 impl MergeLink {
@@ -100,6 +106,8 @@ impl MergeLink {
             merged,
             seq: Cell::new(0),
             unsent: RefCell::new(None),
+            last_gauges: Cell::new((0, 0, 0)),
+            last_hist_ship: Cell::new(std::time::Instant::now()),
         }
     }
 }

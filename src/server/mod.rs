@@ -20,11 +20,22 @@ use std::thread::JoinHandle;
 use tick::Control;
 use worker::WorkerSpec;
 
+/// Where the off-worker writer threads take what workers and the merger produce.
+#[derive(Default)]
+pub struct Sinks {
+    /// Statistics log lines (`logging.log_statistics`).
+    pub access_log: Option<Sender<Vec<u8>>>,
+    /// Provider-latency histograms for `--histogram-log`.
+    pub histogram_log: Option<Sender<hdrhistogram::Histogram<u64>>>,
+}
+
 /// A running gateway: its bound addresses and the means to stop it.
 pub struct Server {
     pub proxy_addrs: Vec<SocketAddr>,
     /// The driver each worker ended up with, by worker id.
     pub drivers: Vec<&'static str>,
+    /// Histograms, gauges and totals for the admin API.
+    pub registry: crate::metrics::SharedRegistry,
     controls: Vec<Sender<Control>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -38,11 +49,12 @@ pub fn start(
     listen: &[SocketAddr],
     workers: usize,
     settings: Settings,
+    sinks: Sinks,
 ) -> Result<Server, String> {
     let workers = workers.max(1);
     let (per_worker, proxy_addrs) = listener::bind_all(listen, workers)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let merger = crate::stats::merger::spawn(workers, settings.merge_interval)
+    let merger = crate::stats::merger::spawn(workers, settings.merge_interval, sinks.histogram_log)
         .map_err(|e| format!("starting the stats merger thread: {e}"))?;
     let tokenizer = match crate::usage::TokenizerHandle::spawn(merger.counted.clone()) {
         Ok(t) => Some(t),
@@ -76,6 +88,7 @@ pub fn start(
                     .ok_or_else(|| format!("no merge channel for worker {id}"))?,
             ),
             tokenizer: tokenizer.clone(),
+            access_log: sinks.access_log.clone(),
             ready: ready_tx.clone(),
         };
         let handle = std::thread::Builder::new()
@@ -87,6 +100,7 @@ pub fn start(
     let mut server = Server {
         proxy_addrs,
         drivers: Vec::with_capacity(workers),
+        registry: merger.registry.clone(),
         controls,
         threads,
     };
@@ -102,6 +116,9 @@ pub fn start(
                 return Err("a worker exited during start-up".into());
             }
         }
+    }
+    if let Ok(mut reg) = server.registry.lock() {
+        reg.drivers = server.drivers.clone();
     }
     Ok(server)
 }

@@ -2,7 +2,13 @@
 //! Everything uses `try_` channel operations: the event loop never blocks on a channel.
 
 use super::ctx::{Table, WorkerCtx};
+use crate::metrics::registry::HistReport;
+use crate::metrics::CoreGauges;
 use crate::stats::CoreReport;
+use std::time::Duration;
+
+/// How often latency histograms travel to the merger (they are larger than the counters).
+const HIST_SHIP_INTERVAL: Duration = Duration::from_secs(1);
 use crossbeam::channel::{Sender, TrySendError};
 use std::rc::Rc;
 
@@ -28,13 +34,44 @@ pub fn merge_tick(ctx: &WorkerCtx) {
             ..CoreReport::default()
         });
     let tables = ctx.live_tables();
+    let ship_hists = link.last_hist_ship.get().elapsed() >= HIST_SHIP_INTERVAL;
+    let mut hist_targets = Vec::new();
+    let mut in_flight = 0;
     for table in &tables {
         for b in table.balancers.borrow_mut().values_mut() {
             b.stats
                 .drain_into(report.seq, &mut report.tallies, &mut report.latencies);
+            in_flight += b.stats.in_flight_total();
+            b.open_targets(&mut report.open);
+            if ship_hists {
+                b.stats.drain_hists(&mut hist_targets);
+            }
         }
     }
-    if !report.tallies.is_empty() || !report.latencies.is_empty() {
+    if ship_hists {
+        link.last_hist_ship.set(std::time::Instant::now());
+        let core = std::mem::take(&mut *ctx.core_hists.borrow_mut());
+        if !hist_targets.is_empty() || !core.overhead.is_empty() {
+            report.hists = Some(Box::new(HistReport {
+                targets: hist_targets,
+                core,
+            }));
+        }
+        if let Some(log) = &ctx.access_log {
+            log.flush();
+        }
+    }
+    let gauges = (ctx.open_connections.get(), in_flight, report.open.len());
+    report.gauges = CoreGauges {
+        open_connections: gauges.0,
+        in_flight: gauges.1,
+    };
+    let gauges_changed = link.last_gauges.replace(gauges) != gauges;
+    if !report.tallies.is_empty()
+        || !report.latencies.is_empty()
+        || report.hists.is_some()
+        || gauges_changed
+    {
         let seq = report.seq;
         match link.reports.try_send(report) {
             Ok(()) => link.seq.set(seq),

@@ -28,6 +28,7 @@ pub struct WorkerSpec {
     pub control: Receiver<Control>,
     pub merge: MergeLink,
     pub tokenizer: Option<crate::usage::TokenizerHandle>,
+    pub access_log: Option<crossbeam::channel::Sender<Vec<u8>>>,
     /// Reports the driver in use, or why the worker could not start.
     pub ready: Sender<Result<&'static str, String>>,
 }
@@ -95,6 +96,10 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
         merge: spec.merge,
         tokenizer: spec.tokenizer,
         last_merged: RefCell::new(None),
+        core_hists: RefCell::new(crate::metrics::CoreHists::default()),
+        access_log: spec
+            .access_log
+            .map(crate::metrics::access_log::CoreLog::new),
     });
     let canceller = Rc::new(RefCell::new(Some(Canceller::new())));
     let accepting = Rc::new(Cell::new(listeners.len()));

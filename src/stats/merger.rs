@@ -5,10 +5,12 @@
 
 use super::{CoreReport, LatencySample, Tally, TargetKey};
 use crate::balancer::PeakEwma;
+use crate::metrics::{Registry, SharedRegistry};
 use crate::usage::Counted;
 use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use hdrhistogram::Histogram;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Decay of the latency score (spec section 4: peak-EWMA with 10 s decay).
@@ -42,13 +44,20 @@ pub struct Merged {
 /// The channels workers use; cloned into each worker at start.
 pub struct MergerHandle {
     pub reports: Sender<CoreReport>,
+    /// Histograms and gauges for the admin API, filled by the merger.
+    pub registry: SharedRegistry,
     /// Usage counted off the request path (tokenizer fallback), not tied to any core's report.
     pub counted: Sender<Counted>,
     pub merged: Vec<Receiver<Arc<Merged>>>,
 }
 
 /// Starts the merger for `cores` workers, broadcasting at most once per `interval`.
-pub fn spawn(cores: usize, interval: Duration) -> std::io::Result<MergerHandle> {
+/// `histogram_log`: where to copy every shipped provider-latency histogram (`--histogram-log`).
+pub fn spawn(
+    cores: usize,
+    interval: Duration,
+    histogram_log: Option<Sender<Histogram<u64>>>,
+) -> std::io::Result<MergerHandle> {
     let (report_tx, report_rx) = bounded::<CoreReport>(cores * 64);
     let (extra_tx, extra_rx) = bounded::<Counted>(4096);
     let mut senders = Vec::with_capacity(cores);
@@ -59,11 +68,23 @@ pub fn spawn(cores: usize, interval: Duration) -> std::io::Result<MergerHandle> 
         senders.push(tx);
         receivers.push(rx);
     }
+    let registry: SharedRegistry = Arc::new(Mutex::new(Registry::new(cores)));
+    let shared = registry.clone();
     std::thread::Builder::new()
         .name("llmux-merger".into())
-        .spawn(move || run(report_rx, extra_rx, senders, interval))?;
+        .spawn(move || {
+            run(
+                report_rx,
+                extra_rx,
+                senders,
+                interval,
+                shared,
+                histogram_log,
+            )
+        })?;
     Ok(MergerHandle {
         reports: report_tx,
+        registry,
         counted: extra_tx,
         merged: receivers,
     })
@@ -74,6 +95,8 @@ fn run(
     extra: Receiver<Counted>,
     cores: Vec<Sender<Arc<Merged>>>,
     interval: Duration,
+    registry: SharedRegistry,
+    histogram_log: Option<Sender<Histogram<u64>>>,
 ) {
     let mut state = Merged {
         acked: vec![0; cores.len()],
@@ -84,6 +107,7 @@ fn run(
     loop {
         match reports.recv_timeout(interval) {
             Ok(r) => {
+                observe(&registry, &r, histogram_log.as_ref());
                 apply(&mut state, r, Instant::now());
                 dirty = true;
             }
@@ -91,6 +115,7 @@ fn run(
             Err(RecvTimeoutError::Disconnected) => return,
         }
         while let Ok(r) = reports.try_recv() {
+            observe(&registry, &r, histogram_log.as_ref());
             apply(&mut state, r, Instant::now());
             dirty = true;
         }
@@ -101,6 +126,9 @@ fn run(
         }
         if dirty && last_sent.elapsed() >= interval / 2 {
             let snapshot = Arc::new(state.clone());
+            if let Ok(mut reg) = registry.lock() {
+                reg.merged = Some(snapshot.clone());
+            }
             for tx in &cores {
                 match tx.try_send(snapshot.clone()) {
                     Ok(()) | Err(TrySendError::Full(_)) => {}
@@ -109,6 +137,21 @@ fn run(
             }
             dirty = false;
             last_sent = Instant::now();
+        }
+    }
+}
+
+/// Hands a report's histograms and gauges to the admin registry.
+fn observe(registry: &SharedRegistry, r: &CoreReport, log: Option<&Sender<Histogram<u64>>>) {
+    if let Ok(mut reg) = registry.lock() {
+        reg.set_gauges(r.core, r.gauges, &r.open);
+        if let Some(h) = &r.hists {
+            reg.add(h);
+        }
+    }
+    if let (Some(log), Some(h)) = (log, &r.hists) {
+        for (_, t) in &h.targets {
+            let _ = log.try_send(t.provider.clone());
         }
     }
 }
@@ -159,6 +202,7 @@ mod tests {
                             tpot_ms: 10.0,
                         },
                     )],
+                    ..CoreReport::default()
                 },
                 now,
             );
@@ -173,7 +217,7 @@ mod tests {
 
     #[test]
     fn thread_broadcasts_totals_to_every_core() {
-        let handle = spawn(2, Duration::from_millis(5)).unwrap();
+        let handle = spawn(2, Duration::from_millis(5), None).unwrap();
         let key: TargetKey = Arc::from("k");
         let tally = Tally {
             total_tokens: 7,
@@ -185,7 +229,7 @@ mod tests {
                 core: 1,
                 seq: 1,
                 tallies: vec![(key.clone(), tally)],
-                latencies: vec![],
+                ..CoreReport::default()
             })
             .unwrap();
         for rx in &handle.merged {

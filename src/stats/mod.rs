@@ -81,13 +81,18 @@ pub struct LatencySample {
 }
 
 /// What one core counted since its previous report.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct CoreReport {
     pub core: usize,
     /// Increases by one per report; the merger echoes the last one it applied.
     pub seq: u64,
     pub tallies: Vec<(TargetKey, Tally)>,
     pub latencies: Vec<(TargetKey, LatencySample)>,
+    pub gauges: crate::metrics::CoreGauges,
+    /// Targets whose circuit breaker is open on this core now.
+    pub open: Vec<TargetKey>,
+    /// Latency histograms, shipped about once a second rather than every tick.
+    pub hists: Option<Box<crate::metrics::registry::HistReport>>,
 }
 
 /// Stable keys for a plugin's targets, in target order. Two identical targets in one plugin get

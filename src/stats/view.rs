@@ -5,6 +5,7 @@ use super::merger::{Merged, LATENCY_DECAY};
 use super::{target_keys, LatencySample, Tally, TargetKey};
 use crate::balancer::PeakEwma;
 use crate::config::{AiProxyConfig, LatencyStrategy, TokensCountStrategy};
+use crate::metrics::TargetHists;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -22,6 +23,8 @@ pub struct PluginStats {
     own_merged_failures: Vec<u64>,
     /// Other cores' failures already handed to this core's circuit breaker.
     seen_external_failures: Vec<u64>,
+    /// Latency histograms per target since the last shipment to the merger.
+    hists: Vec<TargetHists>,
     /// Requests in flight on this core, per target (least-connections is per core by spec).
     pub in_flight: Vec<u32>,
     /// Usage per target in the strategy's unit: what `lowest-usage` compares.
@@ -43,6 +46,7 @@ impl PluginStats {
             pending_latency: Vec::new(),
             latency: vec![PeakEwma::new(LATENCY_DECAY); n],
             own_merged_failures: vec![0; n],
+            hists: vec![TargetHists::default(); n],
             seen_external_failures: vec![0; n],
             in_flight: vec![0; n],
             usage_view: vec![0.0; n],
@@ -95,6 +99,28 @@ impl PluginStats {
             LatencyStrategy::E2e => s.e2e_ms,
             LatencyStrategy::Tpot => s.tpot_ms,
         }
+    }
+
+    /// Records one relayed response's timings (µs) in `t`'s histograms.
+    pub fn record_timings(&mut self, t: usize, provider_us: u64, ttft_us: u64) {
+        if let Some(h) = self.hists.get_mut(t) {
+            h.provider.saturating_record(provider_us.max(1));
+            h.ttft.saturating_record(ttft_us.max(1));
+        }
+    }
+
+    /// Hands over the histograms filled since the last call, leaving empty ones.
+    pub fn drain_hists(&mut self, out: &mut Vec<(TargetKey, TargetHists)>) {
+        for (t, h) in self.hists.iter_mut().enumerate() {
+            if !h.is_empty() {
+                out.push((self.keys[t].clone(), std::mem::take(h)));
+            }
+        }
+    }
+
+    /// Requests in flight on this core across its targets.
+    pub fn in_flight_total(&self) -> usize {
+        self.in_flight.iter().map(|n| *n as usize).sum()
     }
 
     /// Moves everything counted since the last report into `report` under `seq`.
@@ -239,7 +265,7 @@ plugins:
                 core: 1,
                 seq: 1,
                 tallies: vec![(core0.keys()[1].clone(), prompt(30))],
-                latencies: vec![],
+                ..CoreReport::default()
             },
             now,
         );

@@ -1,0 +1,243 @@
+//! `GET /metrics`: Prometheus text with Kong's AI metric names, plus llmux's own.
+
+use super::registry::Registry;
+use super::target_labels;
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Kong's `ai_llm_provider_latency_ms` buckets, in ms.
+const LATENCY_BUCKETS_MS: [u64; 13] = [
+    25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000,
+];
+/// Buckets for llmux's own overhead, in µs.
+const OVERHEAD_BUCKETS_US: [u64; 10] = [10, 25, 50, 100, 250, 500, 1000, 2500, 10000, 100000];
+
+#[derive(Default)]
+struct Sums {
+    requests: u64,
+    failures: u64,
+    prompt: u64,
+    completion: u64,
+    total: u64,
+    cost: f64,
+    latency: Option<Histogram<u64>>,
+}
+
+pub fn render(reg: &Registry) -> String {
+    // Kong labels by provider and model; several targets may share them.
+    let mut by_model: BTreeMap<(String, String), Sums> = BTreeMap::new();
+    if let Some(m) = &reg.merged {
+        for (key, t) in &m.targets {
+            let l = target_labels(key);
+            let s = by_model
+                .entry((l.provider.to_string(), l.model.to_string()))
+                .or_default();
+            s.requests += t.tally.requests;
+            s.failures += t.tally.failures;
+            s.prompt += t.tally.prompt_tokens;
+            s.completion += t.tally.completion_tokens;
+            s.total += t.tally.total_tokens;
+            s.cost += t.tally.cost;
+        }
+    }
+    for (key, h) in &reg.targets {
+        let l = target_labels(key);
+        let s = by_model
+            .entry((l.provider.to_string(), l.model.to_string()))
+            .or_default();
+        match &mut s.latency {
+            Some(acc) => {
+                let _ = acc.add(&h.provider);
+            }
+            None => s.latency = Some(h.provider.clone()),
+        }
+    }
+    let mut out = String::with_capacity(4096);
+    let labels = |p: &str, m: &str| {
+        format!(
+            "ai_provider=\"{}\",ai_model=\"{}\",cache_status=\"\",vector_db=\"\",embeddings_provider=\"\",embeddings_model=\"\",workspace=\"default\"",
+            escape(p),
+            escape(m)
+        )
+    };
+    header(
+        &mut out,
+        "ai_llm_requests_total",
+        "counter",
+        "AI requests total per ai_provider in Kong",
+    );
+    for ((p, m), s) in &by_model {
+        let _ = writeln!(
+            out,
+            "ai_llm_requests_total{{{}}} {}",
+            labels(p, m),
+            s.requests
+        );
+    }
+    header(
+        &mut out,
+        "ai_llm_tokens_total",
+        "counter",
+        "AI tokens total per ai_provider in Kong",
+    );
+    for ((p, m), s) in &by_model {
+        for (kind, n) in [
+            ("prompt_tokens", s.prompt),
+            ("completion_tokens", s.completion),
+            ("total_tokens", s.total),
+        ] {
+            let _ = writeln!(
+                out,
+                "ai_llm_tokens_total{{{},token_type=\"{kind}\"}} {n}",
+                labels(p, m)
+            );
+        }
+    }
+    header(
+        &mut out,
+        "ai_llm_cost_total",
+        "counter",
+        "AI requests cost per ai_provider/cache in Kong",
+    );
+    for ((p, m), s) in &by_model {
+        let _ = writeln!(out, "ai_llm_cost_total{{{}}} {}", labels(p, m), s.cost);
+    }
+    header(
+        &mut out,
+        "ai_llm_provider_latency_ms",
+        "histogram",
+        "LLM response Latency for each AI plugins per ai_provider in Kong",
+    );
+    for ((p, m), s) in &by_model {
+        if let Some(h) = &s.latency {
+            histogram(
+                &mut out,
+                "ai_llm_provider_latency_ms",
+                &labels(p, m),
+                h,
+                &LATENCY_BUCKETS_MS,
+                1000.0,
+            );
+        }
+    }
+    header(
+        &mut out,
+        "llmux_upstream_failures_total",
+        "counter",
+        "Attempts that failed (connect, timeout, reset, listed status, cut stream)",
+    );
+    for ((p, m), s) in &by_model {
+        let _ = writeln!(
+            out,
+            "llmux_upstream_failures_total{{ai_provider=\"{}\",ai_model=\"{}\"}} {}",
+            escape(p),
+            escape(m),
+            s.failures
+        );
+    }
+    header(
+        &mut out,
+        "llmux_proxy_overhead_us",
+        "histogram",
+        "Time llmux spends on a request before sending it upstream, in microseconds",
+    );
+    histogram(
+        &mut out,
+        "llmux_proxy_overhead_us",
+        "",
+        &reg.core.overhead,
+        &OVERHEAD_BUCKETS_US,
+        1.0,
+    );
+    header(
+        &mut out,
+        "llmux_time_to_first_token_ms",
+        "histogram",
+        "Request received until the response head was sent, in ms",
+    );
+    histogram(
+        &mut out,
+        "llmux_time_to_first_token_ms",
+        "",
+        &reg.core.ttft,
+        &LATENCY_BUCKETS_MS,
+        1000.0,
+    );
+    header(
+        &mut out,
+        "llmux_open_connections",
+        "gauge",
+        "Open client connections per worker",
+    );
+    for (i, g) in reg.gauges.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "llmux_open_connections{{worker=\"{i}\"}} {}",
+            g.open_connections
+        );
+    }
+    header(
+        &mut out,
+        "llmux_in_flight_requests",
+        "gauge",
+        "Requests waiting on a provider per worker",
+    );
+    for (i, g) in reg.gauges.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "llmux_in_flight_requests{{worker=\"{i}\"}} {}",
+            g.in_flight
+        );
+    }
+    header(
+        &mut out,
+        "llmux_worker_info",
+        "gauge",
+        "One per worker, with the io driver it runs",
+    );
+    for (i, d) in reg.drivers.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "llmux_worker_info{{worker=\"{i}\",io_driver=\"{d}\"}} 1"
+        );
+    }
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Cumulative buckets from an HdrHistogram recorded in µs; `unit_us` converts a bucket bound
+/// to µs (1000 for ms buckets).
+fn histogram(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    h: &Histogram<u64>,
+    bounds: &[u64],
+    unit_us: f64,
+) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    for b in bounds {
+        let upto = (*b as f64 * unit_us) as u64;
+        let n = if h.is_empty() {
+            0
+        } else {
+            h.count_between(0, upto)
+        };
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.len());
+    let sum = h.mean() * h.len() as f64 / unit_us;
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.len());
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
