@@ -82,6 +82,10 @@ struct ServeArgs {
     /// second) to this file, for HdrHistogram's tools.
     #[arg(long)]
     histogram_log: Option<PathBuf>,
+    /// Latency histograms (/status percentiles, /metrics, /histograms). `off` exists to measure
+    /// what recording costs; usage counting for balancing always runs.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    metrics: String,
     /// How often each worker exchanges usage and latency counts with the others, in ms.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     merge_interval_ms: u64,
@@ -181,6 +185,7 @@ fn serve(args: ServeArgs) -> i32 {
         shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
         merge_interval: Duration::from_millis(args.merge_interval_ms),
         max_connections: args.max_connections_per_worker,
+        metrics: args.metrics == "on",
         ..Settings::default()
     };
     match server::limits::raise_nofile_limit() {

@@ -9,7 +9,13 @@ const CHAT: &str = r#"{"model":"fast","messages":[{"role":"user","content":"hi"}
 
 fn get(addr: std::net::SocketAddr, path: &str) -> Response {
     let mut conn = ResponseReader::connect(addr);
-    conn.send(&build_request("GET", addr, path, b"", &[("Connection", "close")]));
+    conn.send(&build_request(
+        "GET",
+        addr,
+        path,
+        b"",
+        &[("Connection", "close")],
+    ));
     conn.read_response()
 }
 
@@ -21,7 +27,10 @@ fn get_until(addr: std::net::SocketAddr, path: &str, ready: impl Fn(&str) -> boo
         if ready(&body) {
             return body;
         }
-        assert!(Instant::now() < deadline, "{path} never became ready: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "{path} never became ready: {body}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -47,7 +56,13 @@ fn config(up: &RecordingUpstream, extra_target: &'static str) -> String {
 #[test]
 fn status_metrics_and_histograms_match_the_traffic() {
     let up = upstream();
-    let gw = Gateway::start_with(&config(&up, ""), GatewayOpts { workers: 2, ..GatewayOpts::default() });
+    let gw = Gateway::start_with(
+        &config(&up, ""),
+        GatewayOpts {
+            workers: 2,
+            ..GatewayOpts::default()
+        },
+    );
     let admin = gw.admin_addr();
     for i in 0..30 {
         let alias = if i % 3 == 0 { "beta" } else { "alpha" };
@@ -55,10 +70,15 @@ fn status_metrics_and_histograms_match_the_traffic() {
         assert_eq!(r.status, 200);
     }
     let seen = up.wait_for_requests(30, WAIT);
-    let to_a = seen.iter().filter(|r| r.body_json_model().as_deref() == Some("a")).count();
+    let to_a = seen
+        .iter()
+        .filter(|r| r.body_json_model().as_deref() == Some("a"))
+        .count();
     assert_eq!(to_a, 20);
 
-    let status = get_until(admin, "/status", |b| b.contains("\"latency_ms\":{\"count\":20"));
+    let status = get_until(admin, "/status", |b| {
+        b.contains("\"latency_ms\":{\"count\":20")
+    });
     let doc = parse_json(status.as_bytes()).unwrap();
     let text = status.clone();
     assert!(text.contains("\"io_driver\":\""), "{text}");
@@ -68,26 +88,68 @@ fn status_metrics_and_histograms_match_the_traffic() {
     assert!(text.contains("\"requests\":10,\"failures\":0,\"prompt_tokens\":70,\"completion_tokens\":30,\"total_tokens\":100"), "{text}");
     assert!(text.contains("\"health\":\"healthy\""), "{text}");
     assert!(json_str_at(&doc, &["version"]).is_some());
-    assert!(!text.contains("sk-target-secret"), "credentials in /status: {text}");
-    assert!(text.contains("\"proxy_overhead_us\":{\"count\":30"), "{text}");
+    assert!(
+        !text.contains("sk-target-secret"),
+        "credentials in /status: {text}"
+    );
+    assert!(
+        text.contains("\"proxy_overhead_us\":{\"count\":30"),
+        "{text}"
+    );
 
     let metrics = get(admin, "/metrics").body_str();
-    let labels = |m: &str| format!("ai_provider=\"openai\",ai_model=\"{m}\",cache_status=\"\",vector_db=\"\",embeddings_provider=\"\",embeddings_model=\"\",workspace=\"default\"");
-    assert!(metrics.contains(&format!("ai_llm_requests_total{{{}}} 20", labels("a"))), "{metrics}");
-    assert!(metrics.contains(&format!("ai_llm_tokens_total{{{},token_type=\"prompt_tokens\"}} 70", labels("b"))), "{metrics}");
-    assert!(metrics.contains(&format!("ai_llm_provider_latency_ms_count{{{}}} 20", labels("a"))), "{metrics}");
-    assert!(metrics.contains(&format!("ai_llm_provider_latency_ms_bucket{{{},le=\"+Inf\"}} 20", labels("a"))), "{metrics}");
+    let labels = |m: &str| {
+        format!("ai_provider=\"openai\",ai_model=\"{m}\",cache_status=\"\",vector_db=\"\",embeddings_provider=\"\",embeddings_model=\"\",workspace=\"default\"")
+    };
+    assert!(
+        metrics.contains(&format!("ai_llm_requests_total{{{}}} 20", labels("a"))),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "ai_llm_tokens_total{{{},token_type=\"prompt_tokens\"}} 70",
+            labels("b")
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "ai_llm_provider_latency_ms_count{{{}}} 20",
+            labels("a")
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "ai_llm_provider_latency_ms_bucket{{{},le=\"+Inf\"}} 20",
+            labels("a")
+        )),
+        "{metrics}"
+    );
     assert!(metrics.contains("# TYPE ai_llm_cost_total counter"));
-    assert!(metrics.contains("llmux_proxy_overhead_us_count{} 30"), "{metrics}");
-    assert!(metrics.contains("llmux_worker_info{worker=\"1\",io_driver="), "{metrics}");
+    assert!(
+        metrics.contains("llmux_proxy_overhead_us_count{} 30"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("llmux_worker_info{worker=\"1\",io_driver="),
+        "{metrics}"
+    );
 
     let all = get(admin, "/histograms/all");
     assert_eq!(all.status, 200);
     let hgrm = all.body_str();
-    assert!(hgrm.contains("Value     Percentile TotalCount 1/(1-Percentile)"), "{hgrm}");
+    assert!(
+        hgrm.contains("Value     Percentile TotalCount 1/(1-Percentile)"),
+        "{hgrm}"
+    );
     assert!(hgrm.contains("Total count    =           30]"), "{hgrm}");
-    assert!(get(admin, "/histograms/beta").body_str().contains("Total count    =           10]"));
-    assert!(get(admin, "/histograms/openai/a").body_str().contains("Total count    =           20]"));
+    assert!(get(admin, "/histograms/beta")
+        .body_str()
+        .contains("Total count    =           10]"));
+    assert!(get(admin, "/histograms/openai/a")
+        .body_str()
+        .contains("Total count    =           20]"));
     assert_eq!(get(admin, "/histograms/nope").status, 404);
 }
 
@@ -104,12 +166,26 @@ fn statistics_log_lines_carry_kongs_ai_proxy_fields_and_no_secrets() {
         "_format_version: \"3.0\"\nplugins:\n  - name: ai-proxy-advanced\n    config:\n      targets:\n      - route_type: llm/v1/chat\n{logging}        auth:\n          header_name: Authorization\n          header_value: Bearer sk-target-secret\n        model:\n          provider: openai\n          name: a\n          model_alias: fast\n          options:\n            upstream_url: {url}\n"
     );
     let opts = GatewayOpts {
-        args: vec!["--access-log".into(), log.path_str().into(), "--histogram-log".into(), hlog.path_str().into()],
+        args: vec![
+            "--access-log".into(),
+            log.path_str().into(),
+            "--histogram-log".into(),
+            hlog.path_str().into(),
+        ],
         ..GatewayOpts::default()
     };
     let gw = Gateway::start_with(&yaml, opts);
     for _ in 0..3 {
-        assert_eq!(post_json(gw.addr(), "/v1/chat/completions", CHAT, &[("Authorization", "Bearer client-key")]).status, 200);
+        assert_eq!(
+            post_json(
+                gw.addr(),
+                "/v1/chat/completions",
+                CHAT,
+                &[("Authorization", "Bearer client-key")]
+            )
+            .status,
+            200
+        );
     }
     let deadline = Instant::now() + WAIT;
     let text = loop {
@@ -122,15 +198,36 @@ fn statistics_log_lines_carry_kongs_ai_proxy_fields_and_no_secrets() {
     };
     for line in text.lines() {
         let doc = parse_json(line.as_bytes()).unwrap_or_else(|e| panic!("{e}: {line}"));
-        assert_eq!(json_str_at(&doc, &["ai", "proxy", "meta", "provider_name"]).as_deref(), Some("openai"));
-        assert_eq!(json_str_at(&doc, &["ai", "proxy", "meta", "request_model"]).as_deref(), Some("fast"));
-        assert_eq!(json_str_at(&doc, &["ai", "proxy", "meta", "response_model"]).as_deref(), Some("a"));
-        assert_eq!(json_str_at(&doc, &["ai", "proxy", "meta", "request_mode"]).as_deref(), Some("oneshot"));
-        assert!(line.contains("\"prompt_tokens\":10,\"completion_tokens\":5,\"total_tokens\":15"), "{line}");
-        assert!(line.contains("\"time_per_token\":") && line.contains("\"time_to_first_token\":"), "{line}");
+        assert_eq!(
+            json_str_at(&doc, &["ai", "proxy", "meta", "provider_name"]).as_deref(),
+            Some("openai")
+        );
+        assert_eq!(
+            json_str_at(&doc, &["ai", "proxy", "meta", "request_model"]).as_deref(),
+            Some("fast")
+        );
+        assert_eq!(
+            json_str_at(&doc, &["ai", "proxy", "meta", "response_model"]).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            json_str_at(&doc, &["ai", "proxy", "meta", "request_mode"]).as_deref(),
+            Some("oneshot")
+        );
+        assert!(
+            line.contains("\"prompt_tokens\":10,\"completion_tokens\":5,\"total_tokens\":15"),
+            "{line}"
+        );
+        assert!(
+            line.contains("\"time_per_token\":") && line.contains("\"time_to_first_token\":"),
+            "{line}"
+        );
         assert!(line.contains("\"tried_targets\":[{\"provider\":\"openai\",\"model\":\"a\",\"host\":\"127.0.0.1\""), "{line}");
         assert!(line.contains("\"payload\":{\"request\":"), "{line}");
-        assert!(!line.contains("sk-target-secret") && !line.contains("client-key"), "{line}");
+        assert!(
+            !line.contains("sk-target-secret") && !line.contains("client-key"),
+            "{line}"
+        );
     }
     let deadline = Instant::now() + WAIT;
     loop {
@@ -153,7 +250,9 @@ fn status_shows_an_open_breaker_as_unhealthy() {
     );
     let gw = Gateway::start(&yaml);
     assert_eq!(post_json(gw.addr(), "/", CHAT, &[]).status, 502);
-    let status = get_until(gw.admin_addr(), "/status", |b| b.contains("\"health\":\"unhealthy\""));
+    let status = get_until(gw.admin_addr(), "/status", |b| {
+        b.contains("\"health\":\"unhealthy\"")
+    });
     assert!(status.contains("\"breaker_open_on_workers\":1"), "{status}");
     assert!(status.contains("\"failures\":1"), "{status}");
 }

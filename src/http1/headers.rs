@@ -10,18 +10,29 @@ pub struct HeaderPos {
     pub value: Range<usize>,
 }
 
+/// Where `part` lies inside `base`, when it is a slice of it.
+///
+/// httparse usually returns slices of the buffer, but not always: a reason phrase with
+/// non-UTF-8 bytes comes back as a static `""` (found by fuzzing), so pointer arithmetic must
+/// check the range instead of assuming it. A part that is not inside `base` is empty and maps to
+/// an empty range at `fallback`.
+pub fn locate(base: &[u8], part: &[u8], fallback: usize) -> Range<usize> {
+    let origin = base.as_ptr() as usize;
+    let start = part.as_ptr() as usize;
+    match start.checked_sub(origin) {
+        Some(off) if off + part.len() <= base.len() => off..off + part.len(),
+        _ => fallback..fallback,
+    }
+}
+
 /// Records the offsets of `httparse` header slices relative to `base`, the start of the head.
 pub fn positions(base: &[u8], headers: &[httparse::Header<'_>]) -> Vec<HeaderPos> {
-    let origin = base.as_ptr() as usize;
     headers
         .iter()
         .map(|h| {
-            let name_start = h.name.as_ptr() as usize - origin;
-            let value_start = h.value.as_ptr() as usize - origin;
-            HeaderPos {
-                name: name_start..name_start + h.name.len(),
-                value: value_start..value_start + h.value.len(),
-            }
+            let name = locate(base, h.name.as_bytes(), 0);
+            let value = locate(base, h.value, name.end);
+            HeaderPos { name, value }
         })
         .collect()
 }
@@ -79,6 +90,18 @@ mod tests {
         assert_eq!(parse_content_length(b"1 2"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn locate_never_leaves_the_buffer() {
+        let buf = b"HTTP/1.1 200 OK\r\n";
+        assert_eq!(locate(buf, &buf[9..12], 0), 9..12);
+        assert_eq!(
+            locate(buf, b"", 4),
+            4..4,
+            "a static empty str is not in the buffer"
+        );
+        assert_eq!(locate(&buf[..5], &buf[3..9], 1), 1..1, "runs past the end");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! coding other than a final `chunked` could be read differently by llmux and the upstream,
 //! which is how request smuggling starts.
 
-use super::headers::{has_token, parse_content_length, positions, HeaderPos};
+use super::headers::{has_token, locate, parse_content_length, positions, HeaderPos};
 use super::Framing;
 use std::fmt;
 
@@ -123,17 +123,14 @@ impl RequestHead {
             )));
         }
         let raw = buf[..used].to_vec();
-        let origin = buf.as_ptr() as usize;
-        let method_s = req.method.unwrap_or("");
-        let target_s = req.path.unwrap_or("");
-        let method_start = method_s.as_ptr() as usize - origin;
-        let target_start = target_s.as_ptr() as usize - origin;
+        let method = locate(buf, req.method.unwrap_or("").as_bytes(), 0);
+        let target = locate(buf, req.path.unwrap_or("").as_bytes(), method.end);
         let version = req.version.unwrap_or(1);
         let headers = positions(buf, req.headers);
         let mut head = RequestHead {
             raw,
-            method: method_start..method_start + method_s.len(),
-            target: target_start..target_start + target_s.len(),
+            method,
+            target,
             version,
             headers,
             framing: Framing::Empty,

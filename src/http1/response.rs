@@ -1,6 +1,6 @@
 //! Parsing an upstream's response head and deciding how its body is delimited.
 
-use super::headers::{has_token, parse_content_length, positions, HeaderPos};
+use super::headers::{has_token, locate, parse_content_length, positions, HeaderPos};
 use super::Framing;
 
 /// Largest upstream response head accepted; providers send a few hundred bytes.
@@ -60,14 +60,12 @@ impl ResponseHead {
         };
         let status = resp.code.unwrap_or(0);
         let version = resp.version.unwrap_or(1);
-        let origin = buf.as_ptr() as usize;
-        let reason_s = resp.reason.unwrap_or("");
-        let reason_start = reason_s.as_ptr() as usize - origin;
+        let reason = locate(buf, resp.reason.unwrap_or("").as_bytes(), 0);
         let headers = positions(buf, resp.headers);
         let mut head = ResponseHead {
             raw: buf[..used].to_vec(),
             status,
-            reason: reason_start..reason_start + reason_s.len(),
+            reason,
             version,
             headers,
             framing: Framing::UntilClose,
@@ -145,5 +143,30 @@ mod tests {
         assert!(ResponseHead::parse(b"HTTP/1.1 200 OK\r\nContent-", false)
             .unwrap()
             .is_none());
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Inputs the `http1_response_head` fuzz target found (fuzz/regressions/).
+    #[test]
+    fn non_utf8_reason_phrases_parse_without_panicking() {
+        let wire = b"HTTP/1.1 429 Doo M\x9eny Request\xff\xff\r\nContent-Length: 0\r\n\r\n";
+        let (head, used) = ResponseHead::parse(wire, false).unwrap().unwrap();
+        assert_eq!(used, wire.len());
+        assert_eq!(head.status, 429);
+        assert_eq!(head.header("content-length"), Some(&b"0"[..]));
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions");
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with("http1_response_head")
+            {
+                let data = std::fs::read(e.path()).unwrap_or_default();
+                let _ = ResponseHead::parse(&data, false);
+            }
+        }
     }
 }

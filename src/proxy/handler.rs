@@ -88,7 +88,7 @@ pub async fn handle(
         let overhead = sent_at.duration_since(started);
         let proxy_ms = overhead.as_millis();
         let ttft = started.elapsed();
-        {
+        if ctx.settings.metrics {
             let mut hists = ctx.core_hists.borrow_mut();
             hists.overhead.saturating_record(micros(overhead).max(1));
             hists.ttft.saturating_record(micros(ttft).max(1));
@@ -117,8 +117,10 @@ pub async fn handle(
                 if !status_listed {
                     let key = ctx.with_balancer(table, plugin, |b| {
                         b.succeeded(t, tally, Some(sample));
-                        b.stats
-                            .record_timings(t, micros(sent_at.elapsed()), micros(ttft));
+                        if ctx.settings.metrics {
+                            b.stats
+                                .record_timings(t, micros(sent_at.elapsed()), micros(ttft));
+                        }
                         b.stats.keys().get(t).cloned()
                     });
                     if outcome.usage.is_none() && (200..300).contains(&up_head.status) {

@@ -42,6 +42,9 @@ pub struct Settings {
     pub merge_interval: Duration,
     /// Open client connections per worker beyond which new ones are refused with a 503.
     pub max_connections: usize,
+    /// Record latency histograms (for /status, /metrics, /histograms). Off only to measure
+    /// what recording costs.
+    pub metrics: bool,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             pool_idle_timeout: Duration::from_secs(50),
             merge_interval: Duration::from_millis(50),
             max_connections: 16_384,
+            metrics: true,
         }
     }
 }
