@@ -1,9 +1,11 @@
 //! The command line: `serve`, `validate` and `mock-provider`.
 
-use crate::config::{self, GatewayConfig};
+use crate::admin::entities::EntityStore;
+use crate::config;
+use crate::config::Loaded;
 use crate::metrics::status::{SharedView, View};
 use crate::server::{self, IoDriver, Settings};
-use crate::supervisor::Supervisor;
+use crate::supervisor::{Source, Supervisor};
 use crate::upstream::Resolved;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -121,25 +123,45 @@ fn validate(path: &std::path::Path) -> i32 {
 /// The demo config: the route-by-model-alias seed with both targets sent to a mock provider.
 const DEMO_CONFIG: &str = include_str!("../config/demo.yaml");
 
-fn load(args: &ServeArgs) -> Result<(GatewayConfig, Vec<String>), String> {
-    let loaded = match &args.config {
-        Some(path) => config::load_file(path).map_err(|e| e.to_string())?,
-        None => {
+/// The config llmux starts with: the `--state` file if it exists (it holds the latest Admin
+/// API changes), else `--config`, else the built-in demo. Returns the loaded config, its text
+/// and where it came from.
+fn load(args: &ServeArgs) -> Result<(Loaded, String, Source), String> {
+    let mut source = Source {
+        file: args.config.clone(),
+        state: args.state.clone(),
+        extra_env: Vec::new(),
+    };
+    let existing_state = args.state.as_ref().filter(|p| p.exists());
+    let (text, name) = match (existing_state, &args.config) {
+        (Some(state), _) => {
+            crate::info!("starting from the state file {}", state.display());
+            source.file = Some(state.clone());
+            (read(state)?, state.display().to_string())
+        }
+        (None, Some(path)) => (read(path)?, path.display().to_string()),
+        (None, None) => {
             let mock = crate::mock::spawn_background(crate::mock::MockArgs::demo())
                 .map_err(|e| format!("starting the demo mock provider: {e}"))?;
             crate::info!("no --config given: serving the built-in demo (config/demo.yaml) against the mock provider on {mock}");
             let url = format!("http://{mock}/v1/chat/completions");
-            config::load_str(DEMO_CONFIG, "built-in demo", &|name| {
-                if name == "LLMUX_DEMO_UPSTREAM" {
-                    Some(url.clone())
-                } else {
-                    std::env::var(name).ok()
-                }
-            })
-            .map_err(|e| e.to_string())?
+            source.extra_env.push(("LLMUX_DEMO_UPSTREAM".into(), url));
+            (DEMO_CONFIG.to_string(), "built-in demo".to_string())
         }
     };
-    Ok((loaded.config, loaded.warnings))
+    let loaded = config::load_str(&text, &name, &|n| source.env(n)).map_err(|e| e.to_string())?;
+    if let Some(state) = &args.state {
+        if existing_state.is_none() {
+            crate::admin::entities::write_state_atomically(state, &text)
+                .map_err(|e| format!("writing the state file {}: {e}", state.display()))?;
+            source.file = Some(state.clone());
+        }
+    }
+    Ok((loaded, text, source))
+}
+
+fn read(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))
 }
 
 /// The writer threads for the statistics log and the histogram log.
@@ -159,16 +181,24 @@ fn sinks(args: &ServeArgs) -> Result<server::Sinks, String> {
 }
 
 fn serve(args: ServeArgs) -> i32 {
-    let (config, warnings) = match load(&args) {
+    let (loaded, text, source) = match load(&args) {
         Ok(c) => c,
         Err(e) => {
             crate::error!("{e}");
             return 1;
         }
     };
-    for w in &warnings {
+    let config = loaded.config;
+    for w in &loaded.warnings {
         crate::warn!("{w}");
     }
+    let store = match EntityStore::from_text(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::error!("the Admin API cannot read this config: {e}");
+            return 1;
+        }
+    };
     let (resolved, dns_warnings) = Resolved::for_config(&config);
     for w in &dns_warnings {
         crate::warn!("{w}");
@@ -250,7 +280,8 @@ fn serve(args: ServeArgs) -> i32 {
     }
     Supervisor {
         server,
-        config_path: args.config.clone(),
+        source,
+        store,
         view,
         admin: admin_rx,
     }

@@ -13,6 +13,8 @@ use crate::metrics::status::SharedView;
 use crate::metrics::SharedRegistry;
 use crate::supervisor::AdminCommand;
 use crossbeam::channel::Sender;
+pub mod entities;
+
 use http::StatusCode;
 use monoio::io::sink::SinkExt;
 use monoio::io::stream::Stream;
@@ -144,6 +146,13 @@ async fn route(req: Request, shared: &Shared) -> Response {
             histogram(shared, &path["/histograms/".len()..])
         }
         ("POST", "/config") => replace_config(shared, body).await,
+        (method, path) if entities::handles_path(path) => {
+            let path = parts
+                .uri
+                .path_and_query()
+                .map_or(path.to_string(), |p| p.as_str().to_string());
+            entity_call(shared, method.to_string(), path, body.to_vec()).await
+        }
         (_, "/status") | (_, "/config") => message(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("{} is not allowed on {}", parts.method, parts.uri.path()),
@@ -247,6 +256,46 @@ async fn replace_config(shared: &Shared, body: bytes::Bytes) -> Response {
             }
             Err(crossbeam::channel::TryRecvError::Empty) => {
                 monoio::time::sleep(std::time::Duration::from_millis(5)).await
+            }
+            Err(crossbeam::channel::TryRecvError::Disconnected) => {
+                return message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the gateway is shutting down",
+                )
+            }
+        }
+    }
+}
+
+/// Hands a Kong Admin API call to the main thread, which owns the entity document and applies
+/// changes; polls for the answer without blocking this event loop.
+async fn entity_call(shared: &Shared, method: String, path: String, body: Vec<u8>) -> Response {
+    let (reply, answer) = crossbeam::channel::bounded(1);
+    let cmd = AdminCommand::Entities {
+        method,
+        path,
+        body,
+        reply,
+    };
+    if shared.commands.try_send(cmd).is_err() {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another config change is in progress",
+        );
+    }
+    loop {
+        match answer.try_recv() {
+            Ok(r) => {
+                let status = StatusCode::from_u16(r.response.status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut resp = json(status, r.response.body);
+                if let Some(w) = r.warning.and_then(|w| http::HeaderValue::from_str(&w).ok()) {
+                    resp.headers_mut().insert("x-llmux-warning", w);
+                }
+                return resp;
+            }
+            Err(crossbeam::channel::TryRecvError::Empty) => {
+                monoio::time::sleep(std::time::Duration::from_millis(2)).await
             }
             Err(crossbeam::channel::TryRecvError::Disconnected) => {
                 return message(
