@@ -37,6 +37,15 @@ pub fn positions(base: &[u8], headers: &[httparse::Header<'_>]) -> Vec<HeaderPos
         .collect()
 }
 
+/// The value of the first header named `name` (case-insensitive) in a head kept as raw bytes
+/// plus positions; shared by request and response heads.
+pub fn find<'a>(raw: &'a [u8], headers: &[HeaderPos], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|h| raw[h.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
+        .map(|h| &raw[h.value.clone()])
+}
+
 /// Hop-by-hop headers (RFC 9110 section 7.6.1) plus the framing headers a proxy recomputes.
 pub fn is_hop_by_hop(name: &[u8]) -> bool {
     const HOP: [&[u8]; 10] = [

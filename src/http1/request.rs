@@ -86,10 +86,7 @@ impl RequestHead {
 
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| self.header_name(h).eq_ignore_ascii_case(name.as_bytes()))
-            .map(|h| self.header_value(h))
+        super::headers::find(&self.raw, &self.headers, name)
     }
 
     /// Parses a head from the start of `buf`. `Ok(None)` means more bytes are needed.

@@ -33,10 +33,7 @@ impl ResponseHead {
     }
 
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| self.header_name(h).eq_ignore_ascii_case(name.as_bytes()))
-            .map(|h| self.header_value(h))
+        super::headers::find(&self.raw, &self.headers, name)
     }
 
     /// Parses a response head. `Ok(None)`: need more bytes. `Err`: the upstream sent something

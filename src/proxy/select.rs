@@ -1,7 +1,7 @@
 //! Which targets may serve a request, from the body's `model` (spec section 2).
 
 use super::error::ErrorResponse;
-use crate::config::AiProxyConfig;
+use crate::config::{AiProxyConfig, TargetConfig};
 
 /// Target indices that may serve `model`, or the 400 the client gets.
 ///
@@ -13,23 +13,16 @@ pub fn candidates(
     let Some(model) = model else {
         return Ok((0..plugin.targets.len()).collect());
     };
-    let by_alias: Vec<usize> = plugin
-        .targets
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.model_alias.as_deref() == Some(model))
-        .map(|(i, _)| i)
-        .collect();
+    let matching = |field: fn(&TargetConfig) -> Option<&str>| -> Vec<usize> {
+        (0..plugin.targets.len())
+            .filter(|&i| field(&plugin.targets[i]) == Some(model))
+            .collect()
+    };
+    let by_alias = matching(|t| t.model_alias.as_deref());
     if !by_alias.is_empty() {
         return Ok(by_alias);
     }
-    let by_name: Vec<usize> = plugin
-        .targets
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.model_name.as_deref() == Some(model))
-        .map(|(i, _)| i)
-        .collect();
+    let by_name = matching(|t| t.model_name.as_deref());
     if !by_name.is_empty() {
         return Ok(by_name);
     }
