@@ -54,7 +54,8 @@ pub async fn serve(ctx: Rc<WorkerCtx>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let mut client = Client {
         stream,
-        buf: ReadBuf::with_capacity(16 * 1024),
+        // Grows for large bodies; idle keep-alive and streaming connections stay small.
+        buf: ReadBuf::with_capacity(4 * 1024),
     };
     loop {
         let head = match read_head(&ctx, &mut client.stream, &mut client.buf).await {

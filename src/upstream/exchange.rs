@@ -128,7 +128,9 @@ pub async fn connect(
     };
     Ok(UpstreamConn {
         io,
-        buf: ReadBuf::with_capacity(16 * 1024),
+        // Small to start: most responses are a few hundred bytes or small SSE events, and a
+        // held stream keeps this buffer for its whole life (10k streams = 10k buffers).
+        buf: ReadBuf::with_capacity(4 * 1024),
         key: key.clone(),
         reused: false,
     })
