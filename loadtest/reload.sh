@@ -49,7 +49,7 @@ config model-a >"$work/llmux.yaml"
 for _ in $(seq 50); do grep -q "proxy listening" "$work/llmux.log" && break; sleep 0.1; done
 
 echo '{"model":"fast","messages":[{"role":"user","content":"hi"}]}' >"$work/body.json"
-oha -z "${DURATION}s" -c "$CONNECTIONS" -m POST -T application/json -D "$work/body.json" \
+oha -z "${DURATION}s" -w -c "$CONNECTIONS" -m POST -T application/json -D "$work/body.json" \
   --no-tui --output-format json "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" >"$work/oha.json" & oha_pid=$!
 
 sleep 1
