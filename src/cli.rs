@@ -218,13 +218,23 @@ fn serve(args: ServeArgs) -> i32 {
         metrics: args.metrics == "on",
         ..Settings::default()
     };
-    match server::limits::raise_nofile_limit() {
-        Ok(n) => crate::info!("open files limit: {n}"),
-        Err(e) => crate::warn!("could not raise the open files limit: {e}"),
-    }
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut settings = settings;
+    match server::limits::raise_nofile_limit() {
+        Ok(n) => {
+            let budget = server::limits::connection_budget(n, workers);
+            if budget < settings.max_connections {
+                crate::warn!(
+                    "open files limit {n}: at most {budget} client connections per worker (each needs an upstream connection too); raise `ulimit -n` for more"
+                );
+                settings.max_connections = budget;
+            }
+            crate::info!("open files limit: {n}");
+        }
+        Err(e) => crate::warn!("could not raise the open files limit: {e}"),
+    }
     // Register before any worker runs so a signal during start-up is not lost.
     let signals = match crate::supervisor::signals() {
         Ok(s) => s,

@@ -62,3 +62,56 @@ mod tests {
         assert_eq!(soft, lim.rlim_cur);
     }
 }
+
+/// The CPUs this process may run on (its affinity mask, e.g. as narrowed by `taskset`), in
+/// ascending order. Worker `i` is pinned to the `i`-th of them, so `taskset -c 1 llmux` puts
+/// worker 0 on CPU 1, not CPU 0.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is a plain bit array for which all-zero is a valid (empty) value.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable cpu_set_t and we pass its exact size; pid 0 is this
+    // thread, whose mask the main thread's workers inherit.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return Vec::new();
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `i` is below CPU_SETSIZE, the bound CPU_ISSET requires.
+        .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+        .collect()
+}
+
+/// Open client connections each worker may hold so that every one of them can also open its
+/// upstream connection within the descriptor limit: past this, new clients get a polite 503
+/// instead of a 502 when the upstream connect fails with EMFILE.
+pub fn connection_budget(nofile: u64, workers: usize) -> usize {
+    const RESERVED: u64 = 64; // listeners, log files, the admin API, the runtime's own fds
+    let per_worker = nofile.saturating_sub(RESERVED) / 2 / workers.max(1) as u64;
+    usize::try_from(per_worker).unwrap_or(usize::MAX).max(1)
+}
+
+#[cfg(test)]
+mod placement_tests {
+    use super::*;
+
+    #[test]
+    fn allowed_cpus_match_the_affinity_mask() {
+        let cpus = allowed_cpus();
+        assert!(!cpus.is_empty());
+        assert!(
+            cpus.len()
+                <= std::thread::available_parallelism()
+                    .map_or(usize::MAX, |n| n.get())
+                    .max(cpus.len())
+        );
+        assert!(cpus.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn budget_leaves_room_for_upstream_connections() {
+        assert_eq!(connection_budget(20_000, 1), 9_968);
+        assert_eq!(connection_budget(20_000, 2), 4_984);
+        assert_eq!(connection_budget(10, 4), 1);
+    }
+}

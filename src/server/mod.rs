@@ -53,7 +53,7 @@ pub fn start(
 ) -> Result<Server, String> {
     let workers = workers.max(1);
     let (per_worker, proxy_addrs) = listener::bind_all(listen, workers)?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = limits::allowed_cpus();
     let merger = crate::stats::merger::spawn(workers, settings.merge_interval, sinks.histogram_log)
         .map_err(|e| format!("starting the stats merger thread: {e}"))?;
     let tokenizer = match crate::usage::TokenizerHandle::spawn(merger.counted.clone()) {
@@ -74,7 +74,7 @@ pub fn start(
         controls.push(control_tx);
         let spec = WorkerSpec {
             id,
-            core: (workers <= cores).then_some(id),
+            core: (workers <= cpus.len()).then(|| cpus[id]),
             listeners,
             // Each worker gets its own copy: no table memory is shared between cores.
             table: Table::new(config.per_core_copy(), resolved.clone()),
