@@ -7,7 +7,10 @@
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, CancelHandle, CancelableAsyncReadRent};
 
-const MIN_READ: usize = 4096;
+/// A read gets at least this much room; below it the buffer is compacted or grown. Kept well
+/// under the starting capacity so a connection's first small read does not double its buffer
+/// (10k held streams means 10k of these buffers on each side).
+const MIN_READ: usize = 1024;
 
 pub struct ReadBuf {
     buf: Vec<u8>,
@@ -17,7 +20,7 @@ pub struct ReadBuf {
 impl ReadBuf {
     pub fn with_capacity(cap: usize) -> Self {
         ReadBuf {
-            buf: Vec::with_capacity(cap.max(MIN_READ)),
+            buf: Vec::with_capacity(cap.max(2 * MIN_READ)),
             start: 0,
         }
     }

@@ -1,6 +1,7 @@
 //! The Admin API entity store: the seed's `POST /plugins/`, scoped plugins, GET/PATCH/DELETE,
 //! validation through the config loader, stable ids, and the state file.
 
+use super::ids::{is_uuid, unique_id};
 use super::*;
 use crate::config::{load_str, Algorithm, Loaded, RouteMatch, TokensCountStrategy};
 use simd_json::prelude::*;

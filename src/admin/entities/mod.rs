@@ -1,0 +1,124 @@
+//! Kong Admin API entity endpoints (`/plugins`, `/services`, `/routes`) over the running decK
+//! document.
+//!
+//! [`EntityStore`] is a pure, synchronous in-memory model of the gateway's declarative state: the
+//! decK document as a YAML tree. The admin thread calls [`EntityStore::handle`] for one Admin API
+//! call; a call that changes state returns the new store, already checked with
+//! [`crate::config::load_str`], and the caller hands its [`EntityStore::to_yaml`] to the gateway
+//! and keeps the new store only if the gateway accepts it.
+//!
+//! Plugins are created at the top level of the document (`plugins:` with a `service:`/`route:`
+//! reference by name, or id when the entity has no name), as decK writes them. Plugins nested in a
+//! service or route stay where they are: they are listed, patched and deleted in place.
+//!
+//! Every service, route and plugin has an `id`: those the file leaves out get a UUID-shaped id
+//! derived from a hash of the entity kind, its YAML path and its name, written into the document,
+//! so that the same file gives the same ids on every start.
+//!
+//! Responses have Kong 3.x's shapes: entities with Kong's defaults for unset fields,
+//! `{"data":[...],"next":null}` lists, `{"message":"Not found"}` and Kong's error objects
+//! (`{"message","name","fields","code"}`). Plugin `config` is returned as stored, `${{ env }}`
+//! templates included (as Kong returns it: this is the localhost admin API); error messages never
+//! contain configured values.
+//!
+//! The pieces: `dispatch` maps a method and path to a handler, `plugins` changes plugins,
+//! `views` renders entities as Kong shows them, `index` locates entities in the document, `ids`
+//! generates stable ids, `response` and `errors` build Kong's answer shapes, `json` converts
+//! between JSON and the YAML tree, `tree` walks it, and `state_file` persists it.
+
+use crate::config::load_str;
+use errors::config_violation;
+use ids::assign_ids;
+use index::Index;
+use serde_yaml_ng::Value;
+use tree::as_map;
+
+mod dispatch;
+mod errors;
+mod ids;
+mod index;
+mod json;
+mod plugins;
+mod response;
+mod state_file;
+mod tree;
+mod views;
+
+pub use state_file::write_state_atomically;
+
+#[cfg(test)]
+mod tests;
+
+/// One Admin API answer: the HTTP status and a JSON body (empty for 204).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// The running declarative config as a decK document, every entity with an `id`.
+#[derive(Clone)]
+pub struct EntityStore {
+    doc: Value,
+}
+
+/// Never the document itself: it holds credentials.
+impl std::fmt::Debug for EntityStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ix = Index::build(&self.doc);
+        f.debug_struct("EntityStore")
+            .field("services", &ix.services.len())
+            .field("routes", &ix.routes.len())
+            .field("plugins", &ix.plugins.len())
+            .finish()
+    }
+}
+
+/// Whether `path` (query string allowed) is one of the endpoints [`EntityStore::handle`] serves:
+/// `/plugins...`, `/services...`, `/routes...`.
+pub fn handles_path(path: &str) -> bool {
+    matches!(
+        dispatch::split_path(path).first().map(String::as_str),
+        Some("plugins" | "services" | "routes")
+    )
+}
+
+type Reply = (ApiResponse, Option<EntityStore>);
+
+impl EntityStore {
+    /// From the running config's text (YAML or JSON decK). YAML merge keys are applied;
+    /// `${{ env }}` templates are kept as written. Services, routes and plugins without an `id`
+    /// get a generated one, stable for the same text.
+    pub fn from_text(text: &str) -> Result<EntityStore, String> {
+        let mut doc: Value =
+            serde_yaml_ng::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+        doc.apply_merge()
+            .map_err(|e| format!("invalid YAML merge key: {e}"))?;
+        if as_map(&doc).is_none() {
+            return Err("expected a mapping at the top of the config".to_string());
+        }
+        assign_ids(&mut doc);
+        Ok(EntityStore { doc })
+    }
+
+    /// The whole decK document, for `--state` files and for `load_str`.
+    pub fn to_yaml(&self) -> String {
+        // Serializing a tree that was parsed from YAML or JSON cannot fail.
+        serde_yaml_ng::to_string(&self.doc).unwrap_or_default()
+    }
+
+    /// The store for `doc` if the gateway's loader accepts it; else Kong's schema violation,
+    /// with the errors under `target` (the changed plugin's YAML path) as its `fields`.
+    fn checked(
+        &self,
+        doc: Value,
+        target: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<EntityStore, ApiResponse> {
+        let store = EntityStore { doc };
+        match load_str(&store.to_yaml(), "admin API", env) {
+            Ok(_) => Ok(store),
+            Err(errors) => Err(config_violation(&errors, target)),
+        }
+    }
+}
