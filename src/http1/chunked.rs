@@ -78,6 +78,11 @@ impl ChunkedDecoder {
             match self.state {
                 State::Done => break,
                 State::Size => match httparse::parse_chunk_size(rest) {
+                    // A complete line is held to the same bound as a partial one, so the
+                    // verdict does not depend on how the bytes were split (found by fuzzing).
+                    Ok(httparse::Status::Complete((used, _))) if used > MAX_LINE => {
+                        return Err(ChunkError::LineTooLong);
+                    }
                     Ok(httparse::Status::Complete((used, size))) => {
                         pos += used;
                         self.state = if size == 0 {
@@ -121,6 +126,7 @@ impl ChunkedDecoder {
                     self.state = State::Size;
                 }
                 State::Trailers { seen } => match memchr_crlf(rest) {
+                    Some(line_end) if line_end > MAX_LINE => return Err(ChunkError::LineTooLong),
                     Some(line_end) => {
                         pos += line_end + 2;
                         if line_end == 0 {
@@ -134,7 +140,8 @@ impl ChunkedDecoder {
                         }
                     }
                     None => {
-                        if rest.len() > MAX_LINE {
+                        // `rest` may end with the line's CR: allow it, as the complete case does.
+                        if rest.len() > MAX_LINE + 1 {
                             return Err(ChunkError::LineTooLong);
                         }
                         break;
@@ -212,6 +219,22 @@ mod tests {
             decode_all(b"fffffffffffffffffffff\r\n", 64).unwrap_err(),
             ChunkError::BadSize
         );
+    }
+
+    #[test]
+    fn long_lines_fail_however_they_are_split() {
+        // fuzz/regressions/http1_request_head-{chunk-ext,trailer}-over-max-line
+        let ext = format!("1;{}\r\nx\r\n0\r\n\r\n", "e".repeat(MAX_LINE + 10));
+        let trailer = format!("1\r\nx\r\n0\r\nX-T: {}\r\n\r\n", "t".repeat(MAX_LINE + 10));
+        for wire in [ext, trailer] {
+            for step in [1, 7, 100, MAX_LINE - 1, MAX_LINE + 1, wire.len()] {
+                assert_eq!(
+                    decode_all(wire.as_bytes(), step).unwrap_err(),
+                    ChunkError::LineTooLong,
+                    "step {step}"
+                );
+            }
+        }
     }
 
     #[test]
