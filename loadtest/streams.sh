@@ -15,6 +15,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 ROOT="$(dirname "$HERE")"
 cd "$ROOT"
 
@@ -57,28 +59,14 @@ SAMPLER_PID=""
 cleanup() {
     local rc=$?
     set +e
-    [[ -n "$AUTOGROUP_OLD" ]] && echo "$AUTOGROUP_OLD" >/proc/self/autogroup 2>/dev/null
+    restore_priority
     [[ -n "$SAMPLER_PID" ]] && kill "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
+    stop_processes
     [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
     exit "$rc"
 }
 trap cleanup EXIT
-# With autogroup scheduling (sched_autogroup_enabled=1) a process's nice value only counts
-# inside its session; against other sessions' work what counts is the autogroup's nice. So
-# raise this session's autogroup for the duration of the run (restored on exit).
-AUTOGROUP_OLD=""
-if [[ "$NICE" != 0 && -w /proc/self/autogroup ]]; then
-    AUTOGROUP_OLD="$(awk '{print $3}' /proc/self/autogroup 2>/dev/null || true)"
-    if [[ -n "$AUTOGROUP_OLD" ]] && ! echo "$NICE" >/proc/self/autogroup 2>/dev/null; then
-        AUTOGROUP_OLD=""
-    fi
-fi
+boost_priority
 trap 'exit 130' INT TERM
 
 wait_port() {
