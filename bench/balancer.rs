@@ -1,9 +1,12 @@
 //! Balancer picks per algorithm, and the stats merge path (merger side and core side), for
 //! plugins with 2, 16 and 256 targets.
 
+#[path = "common.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use llmux::balancer::{AlgorithmKind, Balancer, PickInput, StatsView};
@@ -197,12 +200,5 @@ fn merge(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
-}
-
-criterion_group! { name = benches; config = config(); targets = picks, merge }
+criterion_group! { name = benches; config = common::config(); targets = picks, merge }
 criterion_main!(benches);

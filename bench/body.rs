@@ -1,8 +1,10 @@
 //! Request body: `BodyScanner::scan` (one reused scanner, as each worker keeps one) and
 //! `SplicedBody::build` + `write_to` for a model replacement with two inserted members.
 
+#[path = "common.rs"]
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use llmux::body::{BodyScanner, SplicedBody};
@@ -91,12 +93,5 @@ fn splice(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
-}
-
-criterion_group! { name = benches; config = config(); targets = scan, splice }
+criterion_group! { name = benches; config = common::config(); targets = scan, splice }
 criterion_main!(benches);

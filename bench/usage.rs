@@ -1,8 +1,10 @@
 //! Upstream responses: `SseFilter` relaying an OpenAI chat stream, and `UsageParser::parse` on
 //! JSON chat completions.
 
+#[path = "common.rs"]
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use llmux::usage::{SseFilter, UsageParser};
@@ -106,12 +108,5 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
-}
-
-criterion_group! { name = benches; config = config(); targets = sse, parse }
+criterion_group! { name = benches; config = common::config(); targets = sse, parse }
 criterion_main!(benches);

@@ -6,6 +6,7 @@
 //! serving.
 
 use crate::admin::entities::{write_state_atomically, ApiResponse, EntityStore};
+use crate::body::quoted;
 use crate::config::{self, GatewayConfig};
 use crate::metrics::status::{SharedView, View};
 use crate::server::Server;
@@ -227,10 +228,4 @@ impl Supervisor {
 /// The signals the supervisor handles; registered before any worker starts so none is lost.
 pub fn signals() -> std::io::Result<signal_hook::iterator::Signals> {
     signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-}
-
-fn quoted(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len() + 2);
-    crate::body::push_quoted(s, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -33,7 +33,7 @@ mod scan_tests;
 mod splice_tests;
 
 pub use scan::{BodyFacts, BodyScanner, ModelValue};
-pub use splice::{json_escape_into, push_quoted, Segment, SplicedBody};
+pub use splice::{json_escape_into, push_quoted, quoted, Segment, SplicedBody};
 
 use std::fmt;
 

@@ -210,6 +210,14 @@ impl SplicedBody {
     }
 }
 
+/// `s` as a complete JSON string token, as a `String` (messages and small documents).
+pub fn quoted(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    push_quoted(s, &mut out);
+    // push_quoted writes valid UTF-8 (the input is a str; escapes are ASCII).
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `s` as a complete JSON string token, quotes included.
 pub fn push_quoted(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');

@@ -1,7 +1,7 @@
 //! The mock provider's answers, shaped like OpenAI's.
 
 use super::MockArgs;
-use crate::body::push_quoted;
+use crate::body::quoted;
 use crate::http1::chunked::{encode_chunk, LAST_CHUNK};
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
@@ -26,12 +26,6 @@ impl Kind {
             None
         }
     }
-}
-
-fn quoted(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len() + 2);
-    push_quoted(s, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn usage(args: &MockArgs) -> String {

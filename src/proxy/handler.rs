@@ -7,7 +7,7 @@ use super::error::ErrorResponse;
 use super::forward::{body_inserts, upstream_head};
 use super::respond::{respond, Relayed, Timing};
 use super::select::candidates;
-use crate::body::{push_quoted, BodyFacts, ScanError, SplicedBody};
+use crate::body::{quoted, BodyFacts, ScanError, SplicedBody};
 use crate::config::{AiProxyConfig, FailoverCriterion, ResponseStreaming, RouteType, TargetConfig};
 use crate::http1::RequestHead;
 use crate::metrics::micros;
@@ -198,11 +198,11 @@ fn build_request(
     force_stream: bool,
     body: &Rc<Vec<u8>>,
 ) -> (RequestBuf, bool) {
-    let param = target.auth.body_param.as_ref().map(|(name, value)| {
-        let mut quoted = Vec::with_capacity(value.len() + 2);
-        push_quoted(value, &mut quoted);
-        (name.clone(), String::from_utf8_lossy(&quoted).into_owned())
-    });
+    let param = target
+        .auth
+        .body_param
+        .as_ref()
+        .map(|(name, value)| (name.clone(), quoted(value)));
     let inserts = body_inserts(target, facts, &param);
     let mut spliced = SplicedBody::build(body.len(), facts, target.model_name.as_deref(), &inserts);
     if force_stream {
