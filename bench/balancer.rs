@@ -5,24 +5,23 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use llmux::balancer::{AlgorithmKind, Balancer, PickInput, StatsView};
-use llmux::config::{load_str, AiProxyConfig};
+use llmux::balancer::{Balancer, PickInput, StatsView};
+use llmux::config::{load_str, AiProxyConfig, Algorithm, TargetKey};
 use llmux::stats::merger::{apply, Merged};
-use llmux::stats::{target_keys, CoreReport, LatencySample, PluginStats, Tally};
+use llmux::stats::{CoreReport, LatencySample, PluginStats, Tally};
 
 const SIZES: [usize; 3] = [2, 16, 256];
 
-const ALGORITHMS: [(&str, AlgorithmKind); 6] = [
-    ("round-robin", AlgorithmKind::RoundRobin),
-    ("lowest-usage", AlgorithmKind::LowestUsage),
-    ("lowest-latency", AlgorithmKind::LowestLatency),
-    ("least-connections", AlgorithmKind::LeastConnections),
-    ("consistent-hashing", AlgorithmKind::ConsistentHashing),
-    ("priority", AlgorithmKind::Priority),
+const ALGORITHMS: [(&str, Algorithm); 6] = [
+    ("round-robin", Algorithm::RoundRobin),
+    ("lowest-usage", Algorithm::LowestUsage),
+    ("lowest-latency", Algorithm::LowestLatency),
+    ("least-connections", Algorithm::LeastConnections),
+    ("consistent-hashing", Algorithm::ConsistentHashing),
+    ("priority", Algorithm::Priority),
 ];
 
 /// Deterministic pseudo-random numbers for stats values.
@@ -136,7 +135,7 @@ fn sample(t: usize) -> LatencySample {
 }
 
 /// One core's report in which every target has a tally and a latency sample.
-fn report(keys: &[Arc<str>]) -> CoreReport {
+fn report(keys: &[TargetKey]) -> CoreReport {
     CoreReport {
         core: 0,
         seq: 1,
@@ -158,7 +157,7 @@ fn merge(c: &mut Criterion) {
     let mut group = c.benchmark_group("stats");
     for n in SIZES {
         let plugin = plugin(n);
-        let keys = target_keys(&plugin);
+        let keys: Vec<TargetKey> = plugin.targets.iter().map(|t| t.key.clone()).collect();
         let now = Instant::now();
 
         // Merger thread: add one core's report to totals that already hold every target.

@@ -1,10 +1,11 @@
 //! The command line: `serve`, `validate` and `mock-provider`.
 
 use crate::admin::entities::EntityStore;
+use crate::admin::status::{SharedView, View};
 use crate::config;
 use crate::config::Loaded;
-use crate::metrics::status::{SharedView, View};
-use crate::server::{self, IoDriver, Settings};
+use crate::server;
+use crate::settings::{IoDriver, Settings};
 use crate::supervisor::{Source, Supervisor};
 use crate::upstream::Resolved;
 use clap::{Args, Parser, Subcommand};
@@ -166,11 +167,11 @@ fn read(path: &std::path::Path) -> Result<String, String> {
 
 /// The writer threads for the statistics log and the histogram log.
 fn sinks(args: &ServeArgs) -> Result<server::Sinks, String> {
-    let access_log = crate::metrics::access_log::spawn(args.access_log.clone())
+    let access_log = crate::sinks::access_log::spawn(args.access_log.clone())
         .map_err(|e| format!("statistics log: {e}"))?;
     let histogram_log = match &args.histogram_log {
         Some(path) => Some(
-            crate::metrics::interval_log::spawn(path).map_err(|e| format!("histogram log: {e}"))?,
+            crate::sinks::interval_log::spawn(path).map_err(|e| format!("histogram log: {e}"))?,
         ),
         None => None,
     };
@@ -181,76 +182,39 @@ fn sinks(args: &ServeArgs) -> Result<server::Sinks, String> {
 }
 
 fn serve(args: ServeArgs) -> i32 {
-    let (loaded, text, source) = match load(&args) {
-        Ok(c) => c,
+    match start(args) {
+        Ok((supervisor, signals)) => supervisor.run(signals),
         Err(e) => {
             crate::error!("{e}");
-            return 1;
+            1
         }
-    };
+    }
+}
+
+/// Everything up to serving: config, DNS, TLS roots, limits, workers, admin listener. Returns
+/// the supervisor that runs the main thread from then on.
+fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals), String> {
+    let (loaded, text, source) = load(&args)?;
     let config = loaded.config;
     for w in &loaded.warnings {
         crate::warn!("{w}");
     }
-    let store = match EntityStore::from_text(&text) {
-        Ok(s) => s,
-        Err(e) => {
-            crate::error!("the Admin API cannot read this config: {e}");
-            return 1;
-        }
-    };
+    let store = EntityStore::from_text(&text)
+        .map_err(|e| format!("the Admin API cannot read this config: {e}"))?;
     let (resolved, dns_warnings) = Resolved::for_config(&config);
-    for w in &dns_warnings {
-        crate::warn!("{w}");
-    }
     let (roots, tls_warnings) = crate::upstream::tls::load_roots();
-    for w in &tls_warnings {
+    for w in dns_warnings.iter().chain(&tls_warnings) {
         crate::warn!("{w}");
     }
-    let settings = Settings {
-        io_driver: args.io_driver,
-        header_timeout: Duration::from_millis(args.client_header_timeout_ms),
-        body_timeout: Duration::from_millis(args.client_body_timeout_ms),
-        keepalive_timeout: Duration::from_millis(args.keepalive_timeout_ms),
-        shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
-        merge_interval: Duration::from_millis(args.merge_interval_ms),
-        max_connections: args.max_connections_per_worker,
-        metrics: args.metrics == "on",
-        ..Settings::default()
-    };
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut settings = settings;
-    match server::limits::raise_nofile_limit() {
-        Ok(n) => {
-            let budget = server::limits::connection_budget(n, workers);
-            if budget < settings.max_connections {
-                crate::warn!(
-                    "open files limit {n}: at most {budget} client connections per worker (each needs an upstream connection too); raise `ulimit -n` for more"
-                );
-                settings.max_connections = budget;
-            }
-            crate::info!("open files limit: {n}");
-        }
-        Err(e) => crate::warn!("could not raise the open files limit: {e}"),
-    }
+    let settings = settings(&args, workers);
     // Register before any worker runs so a signal during start-up is not lost.
-    let signals = match crate::supervisor::signals() {
-        Ok(s) => s,
-        Err(e) => {
-            crate::error!("installing signal handlers: {e}");
-            return 1;
-        }
-    };
-    let sinks = match sinks(&args) {
-        Ok(s) => s,
-        Err(e) => {
-            crate::error!("{e}");
-            return 1;
-        }
-    };
-    let server = match server::start(
+    let signals =
+        crate::supervisor::signals().map_err(|e| format!("installing signal handlers: {e}"))?;
+    let sinks = sinks(&args)?;
+    let server = server::start(
         &config,
         &resolved,
         &roots,
@@ -258,13 +222,7 @@ fn serve(args: ServeArgs) -> i32 {
         workers,
         settings,
         sinks,
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            crate::error!("{e}");
-            return 1;
-        }
-    };
+    )?;
     crate::info!(
         "{} workers started, io drivers: {}",
         server.drivers.len(),
@@ -283,17 +241,46 @@ fn serve(args: ServeArgs) -> i32 {
     ) {
         Ok(addr) => crate::info!("admin listening on {addr}"),
         Err(e) => {
-            crate::error!("admin API: {e}");
             server.stop();
-            return 1;
+            return Err(format!("admin API: {e}"));
         }
     }
-    Supervisor {
+    let supervisor = Supervisor {
         server,
         source,
         store,
         view,
         admin: admin_rx,
+    };
+    Ok((supervisor, signals))
+}
+
+/// Worker settings from the flags, with the connection cap lowered to what the open-files
+/// limit allows (after raising that limit as far as the process may).
+fn settings(args: &ServeArgs, workers: usize) -> Settings {
+    let mut settings = Settings {
+        io_driver: args.io_driver,
+        header_timeout: Duration::from_millis(args.client_header_timeout_ms),
+        body_timeout: Duration::from_millis(args.client_body_timeout_ms),
+        keepalive_timeout: Duration::from_millis(args.keepalive_timeout_ms),
+        shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+        merge_interval: Duration::from_millis(args.merge_interval_ms),
+        max_connections: args.max_connections_per_worker,
+        metrics: args.metrics == "on",
+        ..Settings::default()
+    };
+    match server::limits::raise_nofile_limit() {
+        Ok(n) => {
+            let budget = server::limits::connection_budget(n, workers);
+            if budget < settings.max_connections {
+                crate::warn!(
+                    "open files limit {n}: at most {budget} client connections per worker (each needs an upstream connection too); raise `ulimit -n` for more"
+                );
+                settings.max_connections = budget;
+            }
+            crate::info!("open files limit: {n}");
+        }
+        Err(e) => crate::warn!("could not raise the open files limit: {e}"),
     }
-    .run(signals)
+    settings
 }

@@ -6,38 +6,15 @@
 //! serving.
 
 use crate::admin::entities::{write_state_atomically, ApiResponse, EntityStore};
-use crate::body::quoted;
+use crate::admin::status::{SharedView, View};
+use crate::admin::{AdminCommand, EntityReply};
 use crate::config::{self, GatewayConfig};
-use crate::metrics::status::{SharedView, View};
 use crate::server::Server;
 use crate::upstream::Resolved;
-use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam::channel::{Receiver, RecvTimeoutError};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// A request from the admin thread, answered on `reply`.
-pub enum AdminCommand {
-    /// Kong DB-less `POST /config`: a whole declarative config (YAML or JSON) replaces the
-    /// running one.
-    ReplaceConfig {
-        text: String,
-        reply: Sender<Result<String, Vec<String>>>,
-    },
-    /// A Kong Admin API entity call (`/plugins`, `/services`, `/routes`).
-    Entities {
-        method: String,
-        path: String,
-        body: Vec<u8>,
-        reply: Sender<EntityReply>,
-    },
-}
-
-/// The answer to an entity call, plus a warning when a change is not persisted.
-pub struct EntityReply {
-    pub response: ApiResponse,
-    pub warning: Option<String>,
-}
 
 /// Where the running config comes from, and where admin changes go.
 pub struct Source {
@@ -173,13 +150,10 @@ impl Supervisor {
             return EntityReply {
                 response: ApiResponse {
                     status: 500,
-                    body: format!(
-                        "{{\"message\":{}}}",
-                        quoted(&format!(
-                            "the change could not be applied: {}",
-                            errors.join("; ")
-                        ))
-                    ),
+                    body: serde_json::json!({
+                        "message": format!("the change could not be applied: {}", errors.join("; "))
+                    })
+                    .to_string(),
                 },
                 warning: None,
             };

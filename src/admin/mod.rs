@@ -5,15 +5,27 @@
 //! streaming. Endpoints: `GET /status` (workers, io drivers, routes, and per target requests,
 //! failures, health, tokens, cost and latency percentiles merged across cores; never
 //! credentials), `GET /metrics` (Prometheus), `GET /histograms/<target|all|proxy-overhead>`
-//! (HdrHistogram percentile distribution text), and Kong DB-less `POST /config` (a whole
-//! declarative config, YAML or JSON, replaces the running one).
+//! (HdrHistogram percentile distribution text), Kong DB-less `POST /config` (a whole
+//! declarative config, YAML or JSON, replaces the running one) and the Kong Admin API entity
+//! calls.
+//!
+//! The admin side reads the merged accounting (`stats::Registry`) and renders it: `status`,
+//! `prometheus` and `hgrm` are its three renderers. Changes go to the main thread as
+//! [`AdminCommand`]s (`commands`); `entities` is the Kong entity store the main thread keeps.
 
-use crate::body::push_quoted;
-use crate::metrics::status::SharedView;
-use crate::metrics::SharedRegistry;
-use crate::supervisor::AdminCommand;
+mod commands;
+pub(crate) mod entities;
+mod hgrm;
+mod prometheus;
+mod reply;
+pub(crate) mod status;
+
+pub(crate) use commands::{AdminCommand, EntityReply};
+
+use crate::stats::{new_histogram, SharedRegistry};
 use crossbeam::channel::Sender;
-pub mod entities;
+use reply::{message, text};
+use status::SharedView;
 
 use http::StatusCode;
 use monoio::io::sink::SinkExt;
@@ -24,13 +36,13 @@ use monoio_http::common::request::Request;
 use monoio_http::common::response::Response;
 use monoio_http::h1::codec::decoder::{FillPayload, RequestDecoder};
 use monoio_http::h1::codec::encoder::GenericEncoder;
-use monoio_http::h1::payload::{FixedPayload, Payload};
+use monoio_http::h1::payload::Payload;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
 /// Binds `addr` on the calling thread (so errors and the chosen port are known at once) and
 /// serves on a new thread. Returns the bound address.
-pub fn spawn(
+pub(crate) fn spawn(
     addr: SocketAddr,
     view: SharedView,
     registry: SharedRegistry,
@@ -129,29 +141,29 @@ async fn route(req: Request, shared: &Shared) -> Response {
     match (parts.method.as_str(), parts.uri.path()) {
         ("GET", "/status") => {
             let doc = match (shared.view.read(), shared.registry.lock()) {
-                (Ok(view), Ok(reg)) => crate::metrics::status::render(&view, &reg),
+                (Ok(view), Ok(reg)) => status::render(&view, &reg),
                 _ => return message(StatusCode::INTERNAL_SERVER_ERROR, "status unavailable"),
             };
-            json(StatusCode::OK, doc)
+            reply::raw_json(StatusCode::OK, doc)
         }
         ("GET", "/metrics") => match shared.registry.lock() {
             Ok(reg) => text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4",
-                crate::metrics::prometheus::render(&reg),
+                prometheus::render(&reg),
             ),
             Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable"),
         },
         ("GET", path) if path.starts_with("/histograms/") => {
             histogram(shared, &path["/histograms/".len()..])
         }
-        ("POST", "/config") => replace_config(shared, body).await,
+        ("POST", "/config") => commands::replace_config(&shared.commands, body).await,
         (method, path) if entities::handles_path(path) => {
             let path = parts
                 .uri
                 .path_and_query()
                 .map_or(path.to_string(), |p| p.as_str().to_string());
-            entity_call(shared, method.to_string(), path, body.to_vec()).await
+            commands::entity_call(&shared.commands, method.to_string(), path, body.to_vec()).await
         }
         (_, "/status") | (_, "/config") => message(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -202,134 +214,22 @@ async fn read_body(body: Payload) -> Result<bytes::Bytes, Response> {
     }
 }
 
-/// Hands the new config to the main thread and polls for its answer: the admin thread's
-/// event loop keeps serving (and never blocks on the channel) while the reload is built.
-async fn replace_config(shared: &Shared, body: bytes::Bytes) -> Response {
-    let text = match std::str::from_utf8(&body) {
-        Ok(t) => t.to_string(),
-        Err(_) => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "the config must be UTF-8 YAML or JSON",
-            )
-        }
-    };
-    let (reply, answer) = crossbeam::channel::bounded(1);
-    if shared
-        .commands
-        .try_send(AdminCommand::ReplaceConfig { text, reply })
-        .is_err()
-    {
-        return message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "another config change is in progress",
-        );
-    }
-    loop {
-        match answer.try_recv() {
-            Ok(Ok(summary)) => {
-                let mut out = Vec::new();
-                out.extend_from_slice(b"{\"message\":\"configuration applied\",\"summary\":");
-                push_quoted(&summary, &mut out);
-                out.push(b'}');
-                return json(
-                    StatusCode::CREATED,
-                    String::from_utf8_lossy(&out).into_owned(),
-                );
-            }
-            Ok(Err(errors)) => {
-                let mut out = Vec::new();
-                out.extend_from_slice(
-                    b"{\"message\":\"declarative config is invalid\",\"errors\":[",
-                );
-                for (i, e) in errors.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    push_quoted(e, &mut out);
-                }
-                out.extend_from_slice(b"]}");
-                return json(
-                    StatusCode::BAD_REQUEST,
-                    String::from_utf8_lossy(&out).into_owned(),
-                );
-            }
-            Err(crossbeam::channel::TryRecvError::Empty) => {
-                monoio::time::sleep(std::time::Duration::from_millis(5)).await
-            }
-            Err(crossbeam::channel::TryRecvError::Disconnected) => {
-                return message(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the gateway is shutting down",
-                )
-            }
-        }
-    }
-}
-
-/// Hands a Kong Admin API call to the main thread, which owns the entity document and applies
-/// changes; polls for the answer without blocking this event loop.
-async fn entity_call(shared: &Shared, method: String, path: String, body: Vec<u8>) -> Response {
-    let (reply, answer) = crossbeam::channel::bounded(1);
-    let cmd = AdminCommand::Entities {
-        method,
-        path,
-        body,
-        reply,
-    };
-    if shared.commands.try_send(cmd).is_err() {
-        return message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "another config change is in progress",
-        );
-    }
-    loop {
-        match answer.try_recv() {
-            Ok(r) => {
-                let status = StatusCode::from_u16(r.response.status)
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut resp = json(status, r.response.body);
-                if let Some(w) = r.warning.and_then(|w| http::HeaderValue::from_str(&w).ok()) {
-                    resp.headers_mut().insert("x-llmux-warning", w);
-                }
-                return resp;
-            }
-            Err(crossbeam::channel::TryRecvError::Empty) => {
-                monoio::time::sleep(std::time::Duration::from_millis(2)).await
-            }
-            Err(crossbeam::channel::TryRecvError::Disconnected) => {
-                return message(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the gateway is shutting down",
-                )
-            }
-        }
-    }
-}
-
-fn message(status: StatusCode, text: &str) -> Response {
-    let mut out = Vec::new();
-    out.extend_from_slice(b"{\"message\":");
-    push_quoted(text, &mut out);
-    out.push(b'}');
-    json(status, String::from_utf8_lossy(&out).into_owned())
-}
-
 /// `all` (every target's provider latency), `proxy-overhead`, or the targets whose alias,
 /// model name or `provider/model` equals `name`.
 fn histogram(shared: &Shared, name: &str) -> Response {
     let (Ok(view), Ok(reg)) = (shared.view.read(), shared.registry.lock()) else {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "histograms unavailable");
     };
-    let mut acc = crate::metrics::new_histogram();
+    let mut acc = new_histogram();
     let mut found = false;
     if name == "proxy-overhead" {
         let _ = acc.add(&reg.core.overhead);
         found = true;
     }
     for t in &view.targets {
-        let label = format!("{}/{}", t.provider, t.model);
-        if name == "all" || name == t.alias || name == t.model || name == label {
+        let key = &t.key;
+        let label = format!("{}/{}", key.provider, key.model);
+        if name == "all" || name == key.alias || name == key.model || name == label {
             found = true;
             if let Some(h) = reg.targets.get(&t.key) {
                 let _ = acc.add(&h.provider);
@@ -345,25 +245,6 @@ fn histogram(shared: &Shared, name: &str) -> Response {
     text(
         StatusCode::OK,
         "text/plain",
-        crate::metrics::hgrm::percentile_distribution(&acc),
+        hgrm::percentile_distribution(&acc),
     )
-}
-
-fn text(status: StatusCode, content_type: &'static str, body: String) -> Response {
-    let mut resp = json(status, body);
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(content_type),
-    );
-    resp
-}
-
-fn json(status: StatusCode, body: String) -> Response {
-    let mut resp = Response::new(Payload::Fixed(FixedPayload::new(bytes::Bytes::from(body))));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    resp
 }

@@ -7,6 +7,8 @@
 
 use std::cmp::Ordering;
 
+use crate::config::Algorithm;
+
 use super::consistent_hash::ConsistentHash;
 use super::priority::Priority;
 use super::round_robin::SmoothRoundRobin;
@@ -62,16 +64,6 @@ impl PickInput<'_> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AlgorithmKind {
-    RoundRobin,
-    LowestUsage,
-    LowestLatency,
-    LeastConnections,
-    ConsistentHashing,
-    Priority,
-}
-
 /// One core's balancing state for one plugin. Cheap to clone, so a config reload can build it
 /// once (the ring is the only costly part) and hand each core a copy.
 #[derive(Debug, Clone)]
@@ -93,28 +85,28 @@ impl Balancer {
     /// `weights` covers every target of the plugin (not just one alias's candidates), so the
     /// ring and the round-robin scores are indexed like the config. `slots` only matters for
     /// consistent hashing.
-    pub fn new(kind: AlgorithmKind, weights: &[u32], slots: u32) -> Balancer {
+    pub fn new(kind: Algorithm, weights: &[u32], slots: u32) -> Balancer {
         let state = match kind {
-            AlgorithmKind::RoundRobin => State::RoundRobin(SmoothRoundRobin::new(weights.len())),
-            AlgorithmKind::LowestUsage => State::LowestUsage,
-            AlgorithmKind::LowestLatency => State::LowestLatency,
-            AlgorithmKind::LeastConnections => State::LeastConnections,
-            AlgorithmKind::ConsistentHashing => {
+            Algorithm::RoundRobin => State::RoundRobin(SmoothRoundRobin::new(weights.len())),
+            Algorithm::LowestUsage => State::LowestUsage,
+            Algorithm::LowestLatency => State::LowestLatency,
+            Algorithm::LeastConnections => State::LeastConnections,
+            Algorithm::ConsistentHashing => {
                 State::ConsistentHashing(ConsistentHash::new(weights, slots))
             }
-            AlgorithmKind::Priority => State::Priority(Priority::new(weights.len())),
+            Algorithm::Priority => State::Priority(Priority::new(weights.len())),
         };
         Balancer { state }
     }
 
-    pub fn kind(&self) -> AlgorithmKind {
+    pub fn kind(&self) -> Algorithm {
         match self.state {
-            State::RoundRobin(_) => AlgorithmKind::RoundRobin,
-            State::LowestUsage => AlgorithmKind::LowestUsage,
-            State::LowestLatency => AlgorithmKind::LowestLatency,
-            State::LeastConnections => AlgorithmKind::LeastConnections,
-            State::ConsistentHashing(_) => AlgorithmKind::ConsistentHashing,
-            State::Priority(_) => AlgorithmKind::Priority,
+            State::RoundRobin(_) => Algorithm::RoundRobin,
+            State::LowestUsage => Algorithm::LowestUsage,
+            State::LowestLatency => Algorithm::LowestLatency,
+            State::LeastConnections => Algorithm::LeastConnections,
+            State::ConsistentHashing(_) => Algorithm::ConsistentHashing,
+            State::Priority(_) => Algorithm::Priority,
         }
     }
 
@@ -132,7 +124,7 @@ impl Balancer {
 }
 
 /// The eligible candidate that `cmp` orders first. Equal keys go to the lower target index
-/// (not the earlier candidate), as the spec words it, so the answer does not depend on how the
+/// (not the earlier candidate), as docs/decisions.md states, so the answer does not depend on how the
 /// caller happened to order the candidate list.
 pub(crate) fn pick_min(
     input: &PickInput<'_>,
@@ -206,19 +198,19 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) const ALL: [AlgorithmKind; 6] = [
-        AlgorithmKind::RoundRobin,
-        AlgorithmKind::LowestUsage,
-        AlgorithmKind::LowestLatency,
-        AlgorithmKind::LeastConnections,
-        AlgorithmKind::ConsistentHashing,
-        AlgorithmKind::Priority,
+    pub(crate) const ALL: [Algorithm; 6] = [
+        Algorithm::RoundRobin,
+        Algorithm::LowestUsage,
+        Algorithm::LowestLatency,
+        Algorithm::LeastConnections,
+        Algorithm::ConsistentHashing,
+        Algorithm::Priority,
     ];
 
     #[test]
     fn weighted_round_robin_sequence_through_balancer() {
         let f = Fixture::new(&[5, 1, 1]);
-        let mut b = Balancer::new(AlgorithmKind::RoundRobin, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::RoundRobin, &f.weights, 10_000);
         let seq: Vec<_> = (0..7).map(|_| b.pick(&f.input(None, &|_| true))).collect();
         let [a, bb, c] = [Some(0), Some(1), Some(2)];
         assert_eq!(seq, vec![a, a, bb, a, c, a, a]);

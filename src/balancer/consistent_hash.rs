@@ -144,8 +144,9 @@ fn mix64(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::super::algorithm::tests::Fixture;
-    use super::super::algorithm::{AlgorithmKind, Balancer};
+    use super::super::algorithm::Balancer;
     use super::*;
+    use crate::config::Algorithm;
 
     fn key(i: usize) -> Vec<u8> {
         format!("req-{i}").into_bytes()
@@ -153,7 +154,7 @@ mod tests {
 
     fn owner_of(weights: &[u32], keys: usize) -> Vec<usize> {
         let f = Fixture::new(weights);
-        let mut b = Balancer::new(AlgorithmKind::ConsistentHashing, weights, 10_000);
+        let mut b = Balancer::new(Algorithm::ConsistentHashing, weights, 10_000);
         (0..keys)
             .map(|i| b.pick(&f.input(Some(&key(i)), &|_| true)).unwrap())
             .collect()
@@ -162,8 +163,8 @@ mod tests {
     #[test]
     fn same_key_same_target_across_picks_and_instances() {
         let f = Fixture::new(&[100, 100, 100]);
-        let mut a = Balancer::new(AlgorithmKind::ConsistentHashing, &f.weights, 10_000);
-        let mut b = Balancer::new(AlgorithmKind::ConsistentHashing, &f.weights, 10_000);
+        let mut a = Balancer::new(Algorithm::ConsistentHashing, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::ConsistentHashing, &f.weights, 10_000);
         for k in 0..20 {
             let k = key(k);
             let first = a.pick(&f.input(Some(&k), &|_| true));
@@ -220,7 +221,7 @@ mod tests {
     #[test]
     fn ineligible_owner_sends_the_key_to_the_next_point() {
         let f = Fixture::new(&[100, 100, 100, 100]);
-        let mut b = Balancer::new(AlgorithmKind::ConsistentHashing, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::ConsistentHashing, &f.weights, 10_000);
         let ring = build(&f.weights, 10_000);
         let mut spread = [0usize; 4];
         for i in 0..2_000 {
@@ -247,7 +248,7 @@ mod tests {
         let mut f = Fixture::new(&[100, 100, 100, 100]);
         let all = owner_of(&f.weights, 1_000);
         f.candidates = vec![1, 3];
-        let mut b = Balancer::new(AlgorithmKind::ConsistentHashing, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::ConsistentHashing, &f.weights, 10_000);
         for (i, &owner) in all.iter().enumerate() {
             let got = b.pick(&f.input(Some(&key(i)), &|_| true)).unwrap();
             assert!(got == 1 || got == 3);
@@ -260,12 +261,12 @@ mod tests {
     #[test]
     fn without_a_key_it_round_robins() {
         let f = Fixture::new(&[5, 1, 1]);
-        let mut b = Balancer::new(AlgorithmKind::ConsistentHashing, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::ConsistentHashing, &f.weights, 10_000);
         let seq: Vec<_> = (0..7)
             .filter_map(|_| b.pick(&f.input(None, &|_| true)))
             .collect();
         assert_eq!(seq, vec![0, 0, 1, 0, 2, 0, 0]);
-        let mut empty = Balancer::new(AlgorithmKind::ConsistentHashing, &f.weights, 0);
+        let mut empty = Balancer::new(Algorithm::ConsistentHashing, &f.weights, 0);
         assert_eq!(
             empty.pick(&f.input(Some(b"k"), &|_| true)),
             Some(0),

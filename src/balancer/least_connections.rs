@@ -22,13 +22,14 @@ fn cmp_load(input: &PickInput<'_>, a: usize, b: usize) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::super::algorithm::tests::Fixture;
-    use super::super::algorithm::{AlgorithmKind, Balancer};
+    use super::super::algorithm::Balancer;
+    use crate::config::Algorithm;
 
     #[test]
     fn fewest_in_flight_wins_and_ties_go_low() {
         let mut f = Fixture::new(&[100, 100, 100]);
         f.in_flight = vec![3, 1, 1];
-        let mut b = Balancer::new(AlgorithmKind::LeastConnections, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::LeastConnections, &f.weights, 10_000);
         assert_eq!(b.pick(&f.input(None, &|_| true)), Some(1));
         assert_eq!(b.pick(&f.input(None, &|t| t != 1)), Some(2));
     }
@@ -37,7 +38,7 @@ mod tests {
     fn weights_scale_the_connection_count() {
         let mut f = Fixture::new(&[200, 100]);
         f.in_flight = vec![2, 1];
-        let mut b = Balancer::new(AlgorithmKind::LeastConnections, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::LeastConnections, &f.weights, 10_000);
         assert_eq!(
             b.pick(&f.input(None, &|_| true)),
             Some(0),

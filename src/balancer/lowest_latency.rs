@@ -26,11 +26,11 @@ fn score(input: &PickInput<'_>, t: usize) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::super::algorithm::tests::Fixture;
-    use super::super::algorithm::{AlgorithmKind, Balancer};
+    use super::super::algorithm::Balancer;
+    use crate::config::Algorithm;
 
     fn pick(f: &Fixture, eligible: &dyn Fn(usize) -> bool) -> Option<usize> {
-        Balancer::new(AlgorithmKind::LowestLatency, &f.weights, 10_000)
-            .pick(&f.input(None, eligible))
+        Balancer::new(Algorithm::LowestLatency, &f.weights, 10_000).pick(&f.input(None, eligible))
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `lowest-usage`: send the next request where the least work has gone so far, relative to
 //! weight. Usage arrives already in the configured unit (tokens or cost) and already merged
 //! across cores, so this is a plain argmin; it adds no estimate for requests still in flight,
-//! because the spec counts usage only from completed requests.
+//! because usage is counted only from completed requests (docs/decisions.md, "Balancing").
 
 use super::algorithm::{cmp_score, pick_min, PickInput};
 
@@ -20,11 +20,12 @@ fn score(input: &PickInput<'_>, t: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::super::algorithm::tests::Fixture;
-    use super::super::algorithm::{AlgorithmKind, Balancer};
+    use super::super::algorithm::Balancer;
+    use crate::config::Algorithm;
 
     /// Runs `n` picks, charging `cost` to the picked target after each one.
     fn run(f: &mut Fixture, n: usize, cost: f64) -> Vec<usize> {
-        let mut b = Balancer::new(AlgorithmKind::LowestUsage, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::LowestUsage, &f.weights, 10_000);
         (0..n)
             .map(|_| {
                 let t = b.pick(&f.input(None, &|_| true)).unwrap();
@@ -67,7 +68,7 @@ mod tests {
         let mut f = Fixture::new(&[100, 100, 100]);
         // Dollars: (prompt * input_cost + completion * output_cost) / 1e6.
         f.usage = vec![0.012_5, 0.010_0, 0.010_000_1];
-        let mut b = Balancer::new(AlgorithmKind::LowestUsage, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::LowestUsage, &f.weights, 10_000);
         assert_eq!(b.pick(&f.input(None, &|_| true)), Some(1));
         f.usage[1] += 0.000_000_2;
         assert_eq!(b.pick(&f.input(None, &|_| true)), Some(2));
@@ -79,7 +80,7 @@ mod tests {
         let mut f = Fixture::new(&[100, 100, 100]);
         f.candidates = vec![2, 1];
         f.usage = vec![0.0, 5.0, 5.0];
-        let mut b = Balancer::new(AlgorithmKind::LowestUsage, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::LowestUsage, &f.weights, 10_000);
         assert_eq!(
             b.pick(&f.input(None, &|_| true)),
             Some(1),

@@ -10,29 +10,16 @@ pub mod health;
 pub mod least_connections;
 pub mod lowest_latency;
 pub mod lowest_usage;
-pub mod peak_ewma;
 pub mod priority;
 pub mod round_robin;
 
-pub use algorithm::{AlgorithmKind, Balancer, PickInput, StatsView};
+pub use algorithm::{Balancer, PickInput, StatsView};
 pub use health::Health;
-pub use peak_ewma::PeakEwma;
 pub use round_robin::SmoothRoundRobin;
 
-use crate::config::{AiProxyConfig, Algorithm};
+use crate::config::{AiProxyConfig, TargetKey};
 use crate::stats::{LatencySample, Merged, PluginStats, Tally};
 use std::time::{Duration, Instant};
-
-pub fn kind_of(a: Algorithm) -> AlgorithmKind {
-    match a {
-        Algorithm::RoundRobin => AlgorithmKind::RoundRobin,
-        Algorithm::LowestUsage => AlgorithmKind::LowestUsage,
-        Algorithm::LowestLatency => AlgorithmKind::LowestLatency,
-        Algorithm::LeastConnections => AlgorithmKind::LeastConnections,
-        Algorithm::ConsistentHashing => AlgorithmKind::ConsistentHashing,
-        Algorithm::Priority => AlgorithmKind::Priority,
-    }
-}
 
 /// One worker's balancing state for one plugin.
 pub struct PluginBalancer {
@@ -46,11 +33,7 @@ impl PluginBalancer {
     pub fn new(plugin: &AiProxyConfig, merged: Option<&Merged>, core: usize) -> PluginBalancer {
         let weights: Vec<u32> = plugin.targets.iter().map(|t| t.weight).collect();
         PluginBalancer {
-            balancer: Balancer::new(
-                kind_of(plugin.balancer.algorithm),
-                &weights,
-                plugin.balancer.slots,
-            ),
+            balancer: Balancer::new(plugin.balancer.algorithm, &weights, plugin.balancer.slots),
             health: Health::new(
                 plugin.targets.len(),
                 plugin.balancer.max_fails,
@@ -117,12 +100,18 @@ impl PluginBalancer {
         }
     }
 
+    /// Takes totals merged before this balancer existed: they are history, so other cores'
+    /// failures in them do not count toward this core's breakers.
+    pub fn adopt_merged(&mut self, m: &Merged, core: usize) {
+        let _ = self.stats.apply_merged(m, core, Instant::now());
+    }
+
     fn health_max_fails(&self) -> u32 {
         self.health.max_fails()
     }
 
     /// Keys of the targets this core's breaker keeps out right now.
-    pub fn open_targets(&self, out: &mut Vec<crate::stats::TargetKey>) {
+    pub fn open_targets(&self, out: &mut Vec<TargetKey>) {
         let now = Instant::now();
         for (t, key) in self.stats.keys().iter().enumerate() {
             if !self.health.eligible(t, now) {

@@ -36,13 +36,14 @@ impl Priority {
 #[cfg(test)]
 mod tests {
     use super::super::algorithm::tests::Fixture;
-    use super::super::algorithm::{AlgorithmKind, Balancer};
+    use super::super::algorithm::Balancer;
+    use crate::config::Algorithm;
 
     #[test]
     fn highest_group_round_robins_then_falls_back_and_returns() {
         // Targets 0 and 2 are the high group (200), 1 and 3 the fallback (100).
         let f = Fixture::new(&[200, 100, 200, 100]);
-        let mut b = Balancer::new(AlgorithmKind::Priority, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::Priority, &f.weights, 10_000);
         let mut run = |eligible: &dyn Fn(usize) -> bool, n: usize| -> Vec<usize> {
             (0..n)
                 .filter_map(|_| b.pick(&f.input(None, eligible)))
@@ -68,7 +69,7 @@ mod tests {
     fn groups_are_per_request_candidates_and_ordered_by_weight() {
         let mut f = Fixture::new(&[10, 300, 50, 300]);
         f.candidates = vec![0, 2]; // an alias whose targets are only 0 and 2
-        let mut b = Balancer::new(AlgorithmKind::Priority, &f.weights, 10_000);
+        let mut b = Balancer::new(Algorithm::Priority, &f.weights, 10_000);
         let seq: Vec<_> = (0..3)
             .filter_map(|_| b.pick(&f.input(None, &|_| true)))
             .collect();

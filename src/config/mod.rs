@@ -21,6 +21,7 @@ mod routes;
 mod schema;
 mod summary;
 mod target;
+mod target_id;
 mod types;
 mod upstream_url;
 mod value;
@@ -32,6 +33,9 @@ mod tests_scope;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use routes::{GatewayConfig, Route, RouteMatch};
+#[cfg(test)]
+pub(crate) use target_id::test_key;
+pub use target_id::{TargetId, TargetKey};
 pub use types::{
     AiProxyConfig, Algorithm, Auth, BalancerConfig, FailoverCriterion, LatencyStrategy, Provider,
     ResponseStreaming, RouteType, TargetConfig, TokensCountStrategy, UpstreamUrl,

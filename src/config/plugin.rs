@@ -4,6 +4,7 @@ use super::error::Diag;
 use super::kong_schema::{AI_PROXY, AI_PROXY_ADVANCED};
 use super::schema::check_record;
 use super::target::build_target;
+use super::target_id::number_duplicates;
 use super::types::{
     AiProxyConfig, Algorithm, BalancerConfig, FailoverCriterion, LatencyStrategy,
     ResponseStreaming, TokensCountStrategy,
@@ -57,12 +58,12 @@ pub(crate) fn build_plugin(
         let targets: Vec<_> = get_seq(cfg, "targets")
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| build_target(t, &index(&targets_path, i), i, d))
+            .filter_map(|(i, t)| build_target(t, &index(&targets_path, i), i, &meta.id, d))
             .collect();
         let balancer = get(cfg, "balancer").map(build_balancer).unwrap_or_default();
         (targets, balancer)
     } else {
-        let target = build_target(cfg, path, 0, d);
+        let target = build_target(cfg, path, 0, &meta.id, d);
         (target.into_iter().collect(), BalancerConfig::default())
     };
 
@@ -78,8 +79,9 @@ pub(crate) fn build_plugin(
     if d.error_count() > before {
         return None;
     }
-    Some(AiProxyConfig {
+    let mut plugin = AiProxyConfig {
         id: meta.id,
+        slot: 0,
         plugin_name: meta.plugin_name,
         scope: meta.scope,
         log_statistics: targets.iter().any(|t| t.log_statistics),
@@ -91,7 +93,9 @@ pub(crate) fn build_plugin(
         response_streaming: get_str(cfg, "response_streaming")
             .and_then(ResponseStreaming::parse)
             .unwrap_or(ResponseStreaming::Allow),
-    })
+    };
+    number_duplicates(&mut plugin);
+    Some(plugin)
 }
 
 /// `config.balancer` with Kong's defaults for what is not set (types already checked).

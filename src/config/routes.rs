@@ -72,6 +72,8 @@ pub struct GatewayConfig {
     pub routes: Vec<Route>,
     /// Set when the file declares no routes at all: the global AI plugin serves every path.
     pub catch_all: Option<Arc<AiProxyConfig>>,
+    /// Every distinct AI plugin, each at its `slot`.
+    plugins: Vec<Arc<AiProxyConfig>>,
     /// Highest priority first.
     order: Vec<MatchEntry>,
 }
@@ -142,8 +144,44 @@ fn compile_path(p: &str) -> Result<PathMatcher, String> {
     Ok(PathMatcher::Prefix(normalize_path(p).into_owned()))
 }
 
+/// Gives each distinct plugin (by identity: one shared by several routes counts once) its slot,
+/// replacing the routes' references with the numbered copies. Returns the plugins by slot.
+fn number_plugins(
+    routes: &mut [Route],
+    catch_all: &mut Option<Arc<AiProxyConfig>>,
+) -> Vec<Arc<AiProxyConfig>> {
+    let mut originals: Vec<*const AiProxyConfig> = Vec::new();
+    let mut numbered: Vec<Arc<AiProxyConfig>> = Vec::new();
+    let mut renumber = |p: &mut Arc<AiProxyConfig>| {
+        let at = match originals.iter().position(|o| *o == Arc::as_ptr(p)) {
+            Some(at) => at,
+            None => {
+                originals.push(Arc::as_ptr(p));
+                let mut copy = AiProxyConfig::clone(p);
+                copy.slot = numbered.len();
+                numbered.push(Arc::new(copy));
+                numbered.len() - 1
+            }
+        };
+        *p = Arc::clone(&numbered[at]);
+    };
+    if let Some(p) = catch_all {
+        renumber(p);
+    }
+    for r in routes.iter_mut() {
+        if let Some(p) = &mut r.plugin {
+            renumber(p);
+        }
+    }
+    numbered
+}
+
 impl GatewayConfig {
-    pub(crate) fn new(routes: Vec<Route>, catch_all: Option<Arc<AiProxyConfig>>) -> GatewayConfig {
+    pub(crate) fn new(
+        mut routes: Vec<Route>,
+        mut catch_all: Option<Arc<AiProxyConfig>>,
+    ) -> GatewayConfig {
+        let plugins = number_plugins(&mut routes, &mut catch_all);
         let mut entries: Vec<(Priority, MatchEntry)> = Vec::new();
         for (ri, r) in routes.iter().enumerate() {
             let weight = u8::from(!r.methods.is_empty()) + u8::from(!r.matchers.is_empty());
@@ -164,7 +202,13 @@ impl GatewayConfig {
             order: entries.into_iter().map(|(_, e)| e).collect(),
             routes,
             catch_all,
+            plugins,
         }
+    }
+
+    /// Every distinct AI plugin, in slot order (catch-all first, then by route).
+    pub fn plugins(&self) -> &[Arc<AiProxyConfig>] {
+        &self.plugins
     }
 
     /// Kong router semantics (see the module doc). `path` may carry a query string.
@@ -205,28 +249,25 @@ impl GatewayConfig {
     /// one core never touches another core's cache lines. Plugins shared by several routes stay
     /// shared within the copy.
     pub fn per_core_copy(&self) -> GatewayConfig {
-        let mut copies: Vec<(*const AiProxyConfig, Arc<AiProxyConfig>)> = Vec::new();
-        let mut copy = |p: &Arc<AiProxyConfig>| -> Arc<AiProxyConfig> {
-            let key = Arc::as_ptr(p);
-            if let Some((_, c)) = copies.iter().find(|(k, _)| *k == key) {
-                return Arc::clone(c);
-            }
-            let c = Arc::new(AiProxyConfig::clone(p));
-            copies.push((key, Arc::clone(&c)));
-            c
-        };
+        let plugins: Vec<Arc<AiProxyConfig>> = self
+            .plugins
+            .iter()
+            .map(|p| Arc::new(p.per_core_copy()))
+            .collect();
+        let copy = |p: &Arc<AiProxyConfig>| Arc::clone(&plugins[p.slot]);
         let routes = self
             .routes
             .iter()
             .map(|r| Route {
-                plugin: r.plugin.as_ref().map(&mut copy),
+                plugin: r.plugin.as_ref().map(copy),
                 ..r.clone()
             })
             .collect();
         GatewayConfig {
             routes,
-            catch_all: self.catch_all.as_ref().map(&mut copy),
+            catch_all: self.catch_all.as_ref().map(copy),
             order: self.order.clone(),
+            plugins: plugins.clone(),
         }
     }
 }

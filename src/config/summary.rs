@@ -4,24 +4,8 @@
 use super::routes::GatewayConfig;
 use super::types::{AiProxyConfig, TargetConfig};
 use std::fmt::Write;
-use std::sync::Arc;
 
 impl GatewayConfig {
-    /// Every distinct AI plugin in use (catch-all first, then in route order).
-    pub fn plugins(&self) -> Vec<&Arc<AiProxyConfig>> {
-        let mut out: Vec<&Arc<AiProxyConfig>> = Vec::new();
-        let all = self
-            .catch_all
-            .iter()
-            .chain(self.routes.iter().filter_map(|r| r.plugin.as_ref()));
-        for p in all {
-            if !out.iter().any(|q| Arc::ptr_eq(q, p)) {
-                out.push(p);
-            }
-        }
-        out
-    }
-
     /// Routes with their paths and the plugin in scope, then each AI plugin with its targets
     /// (provider/name, alias, weight, URL). Never prints secrets.
     pub fn summary(&self) -> String {

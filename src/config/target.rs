@@ -3,10 +3,12 @@
 //! are reported here; values of the wrong type were reported by the walk and are skipped quietly.
 
 use super::error::Diag;
+use super::target_id::TargetId;
 use super::types::{Auth, Provider, RouteType, TargetConfig};
 use super::upstream_url::{build, parse_url, provider_url, Azure, ParsedUrl};
 use super::value::{get, get_bool, get_int, get_num, get_str, join};
 use serde_yaml_ng::Value;
+use std::sync::Arc;
 
 const AZURE_API_VERSION: &str = "2023-05-15";
 
@@ -15,6 +17,7 @@ pub(crate) fn build_target(
     t: &Value,
     path: &str,
     index: usize,
+    plugin_id: &str,
     d: &mut Diag,
 ) -> Option<TargetConfig> {
     let route_type = match get(t, "route_type") {
@@ -56,22 +59,35 @@ pub(crate) fn build_target(
 
     let url = upstream(provider, route_type, options, &options_path, d);
     let logging = get(t, "logging");
+    let upstream = build(
+        url?,
+        query_param.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+    );
+    let provider = provider?;
+    let model_name = get_str(model, "name").map(str::to_string);
+    let model_alias = get_str(model, "model_alias").map(str::to_string);
+    let key = Arc::new(TargetId {
+        plugin: plugin_id.to_string(),
+        provider,
+        model: model_name.clone().unwrap_or_default(),
+        alias: model_alias.clone().unwrap_or_default(),
+        upstream: upstream.display.clone(),
+        occurrence: 1,
+    });
     let target = TargetConfig {
         index,
+        key,
         route_type: route_type?,
-        provider: provider?,
-        model_name: get_str(model, "name").map(str::to_string),
-        model_alias: get_str(model, "model_alias").map(str::to_string),
+        provider,
+        model_name,
+        model_alias,
         weight: get_int(t, "weight")
             .and_then(|w| u32::try_from(w).ok())
             .unwrap_or(100),
         defaults,
         input_cost: opt_num("input_cost"),
         output_cost: opt_num("output_cost"),
-        upstream: build(
-            url?,
-            query_param.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
-        ),
+        upstream,
         auth: auth?,
         description: get_str(t, "description").map(str::to_string),
         log_statistics: logging
@@ -228,7 +244,7 @@ mod tests {
     fn target(yaml: &str) -> (Option<TargetConfig>, Vec<String>) {
         let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
         let mut d = Diag::default();
-        let t = build_target(&v, "t", 0, &mut d);
+        let t = build_target(&v, "t", 0, "plugin", &mut d);
         (
             t,
             d.errors

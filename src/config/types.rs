@@ -1,7 +1,9 @@
 //! The typed, validated configuration of one AI proxy plugin, as the rest of llmux uses it.
 //! `Debug` of everything that can hold a secret prints `<redacted>` instead.
 
+use super::target_id::TargetKey;
 use std::fmt;
+use std::sync::Arc;
 
 pub(crate) const REDACTED: &str = "<redacted>";
 
@@ -11,6 +13,11 @@ pub struct AiProxyConfig {
     /// The plugin's `id` from YAML, else its `instance_name`, else a stable id built from its
     /// scope (`ai-proxy-advanced@global`, `...@route:NAME`, `...@service:NAME`).
     pub id: String,
+    /// Position among the configuration's distinct AI plugins ([`GatewayConfig::plugins`]), so
+    /// per-plugin worker state is found by index rather than by hashing the id.
+    ///
+    /// [`GatewayConfig::plugins`]: super::GatewayConfig::plugins
+    pub slot: usize,
     /// `ai-proxy-advanced` or `ai-proxy` (the latter is read as one target, default balancer).
     pub plugin_name: &'static str,
     /// Where it applies, for humans: `global`, `service NAME`, `route NAME`,
@@ -161,6 +168,17 @@ kong_enum!(RouteType {
     Embeddings = "llm/v1/embeddings",
 });
 
+impl AiProxyConfig {
+    /// A copy that shares no `Arc` with `self` (target keys included), for one worker core.
+    pub(crate) fn per_core_copy(&self) -> AiProxyConfig {
+        let mut copy = self.clone();
+        for t in &mut copy.targets {
+            t.key = Arc::new(super::target_id::TargetId::clone(&t.key));
+        }
+        copy
+    }
+}
+
 kong_enum!(
     /// Providers whose wire format is OpenAI's.
     Provider {
@@ -196,6 +214,8 @@ impl RouteType {
 pub struct TargetConfig {
     /// Position in `config.targets` (0-based); ties in balancing go to the lower index.
     pub index: usize,
+    /// Identity across cores and reloads, for counters and labels.
+    pub key: TargetKey,
     pub route_type: RouteType,
     pub provider: Provider,
     pub model_name: Option<String>,
@@ -219,6 +239,7 @@ impl fmt::Debug for TargetConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TargetConfig")
             .field("index", &self.index)
+            .field("key", &self.key)
             .field("route_type", &self.route_type)
             .field("provider", &self.provider)
             .field("model_name", &self.model_name)

@@ -7,10 +7,8 @@
 mod responses;
 
 use crate::body::BodyScanner;
-use crate::http1::{Framing, Limits, ReadBuf, RequestHead};
-use crate::server::body_reader::read_body;
+use crate::http1::{ClientConn, Framing, Limits};
 use clap::Args;
-use monoio::io::AsyncWriteRentExt;
 use monoio::net::{TcpListener, TcpStream};
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -54,7 +52,7 @@ impl MockArgs {
 }
 
 /// Runs in the foreground until SIGINT/SIGTERM; returns the exit code.
-pub fn run_foreground(args: MockArgs) -> i32 {
+pub(crate) fn run_foreground(args: MockArgs) -> i32 {
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -78,7 +76,7 @@ pub fn run_foreground(args: MockArgs) -> i32 {
 }
 
 /// Starts the mock on background threads and returns its bound address.
-pub fn spawn_background(args: MockArgs) -> Result<SocketAddr, String> {
+pub(crate) fn spawn_background(args: MockArgs) -> Result<SocketAddr, String> {
     let (per_worker, bound) =
         crate::server::listener::bind_all(&[args.listen], args.workers.max(1))?;
     let args = Rc::new(args);
@@ -130,27 +128,22 @@ async fn serve_listeners(listeners: Vec<std::net::TcpListener>, args: MockArgs) 
     }
 }
 
-async fn serve_conn(mut stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCell<BodyScanner>>) {
-    let _ = stream.set_nodelay(true);
-    let mut buf = ReadBuf::with_capacity(16 * 1024);
+/// The mock waits as long as a client likes between and within requests.
+const PATIENCE: Duration = Duration::from_secs(3600);
+
+async fn serve_conn(stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCell<BodyScanner>>) {
+    let mut stream = ClientConn::new(stream);
     let limits = Limits::default();
     loop {
-        let head = loop {
-            match RequestHead::parse(buf.data(), &limits) {
-                Ok(Some((head, used))) => {
-                    buf.consume(used);
-                    break head;
-                }
-                Ok(None) => match buf.fill(&mut stream).await {
-                    Ok(n) if n > 0 => {}
-                    _ => return,
-                },
-                Err(e) => {
-                    let _ = stream
-                        .write_all(responses::error(400, &e.to_string(), true))
-                        .await;
-                    return;
-                }
+        let head = match stream.read_head(&limits, PATIENCE, PATIENCE).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => {
+                let message = format!("{e:?}");
+                let _ = stream
+                    .write_all(responses::error(400, &message, true))
+                    .await;
+                return;
             }
         };
         if head.expect_continue {
@@ -159,14 +152,9 @@ async fn serve_conn(mut stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCe
                 .await;
         }
         let framing = head.framing;
-        let body = match read_body(
-            &mut stream,
-            &mut buf,
-            framing,
-            64 << 20,
-            Duration::from_secs(60),
-        )
-        .await
+        let body = match stream
+            .read_body(framing, 64 << 20, Duration::from_secs(60))
+            .await
         {
             Ok(b) => b,
             Err(_) => return,
@@ -181,7 +169,6 @@ async fn serve_conn(mut stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCe
             (None, _) => stream
                 .write_all(responses::error(404, "unknown path", !keep_alive))
                 .await
-                .0
                 .is_ok(),
             (Some(_), Err(e)) => stream
                 .write_all(responses::error(
@@ -190,7 +177,6 @@ async fn serve_conn(mut stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCe
                     !keep_alive,
                 ))
                 .await
-                .0
                 .is_ok(),
             (Some(kind), Ok(facts)) => {
                 let model = facts
@@ -209,7 +195,7 @@ async fn serve_conn(mut stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCe
                     .await
                 } else {
                     let bytes = responses::json(kind, &model, &args, keep_alive);
-                    stream.write_all(bytes).await.0.is_ok()
+                    stream.write_all(bytes).await.is_ok()
                 }
             }
         };

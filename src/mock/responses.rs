@@ -1,10 +1,12 @@
 //! The mock provider's answers, shaped like OpenAI's.
+//!
+//! The JSON is written with `format!` rather than serde: the mock is the far end of every load
+//! test, so it should cost as little per request as the shapes allow.
 
 use super::MockArgs;
 use crate::body::quoted;
 use crate::http1::chunked::{encode_chunk, LAST_CHUNK};
-use monoio::io::AsyncWriteRentExt;
-use monoio::net::TcpStream;
+use crate::http1::ClientConn;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +63,7 @@ fn answer(args: &MockArgs) -> String {
 }
 
 fn head(status: u16, content_type: &str, len: Option<usize>, close: bool) -> Vec<u8> {
-    let reason = crate::proxy::error::reason(status);
+    let reason = crate::http1::reason(status);
     let mut h = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n");
     match len {
         Some(n) => h.push_str(&format!("Content-Length: {n}\r\n")),
@@ -109,7 +111,7 @@ pub fn json(kind: Kind, model: &str, args: &MockArgs, keep_alive: bool) -> Vec<u
 
 /// Streams SSE events, one chunk and one write per event, `stream_interval_ms` apart.
 pub async fn stream(
-    stream: &mut TcpStream,
+    stream: &mut ClientConn,
     kind: Kind,
     model: &str,
     include_usage: bool,
@@ -120,7 +122,6 @@ pub async fn stream(
         return stream
             .write_all(error(400, "embeddings cannot stream", !keep_alive))
             .await
-            .0
             .is_ok();
     }
     let model = quoted(model);
@@ -171,11 +172,10 @@ pub async fn stream(
         if i == last {
             out.extend_from_slice(LAST_CHUNK);
         }
-        let (res, buf) = stream.write_all(out).await;
-        if res.is_err() {
-            return false;
+        match stream.write_all(out).await {
+            Ok(buf) => out = buf,
+            Err(_) => return false,
         }
-        out = buf;
         out.clear();
     }
     true

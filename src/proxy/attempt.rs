@@ -1,20 +1,112 @@
-//! One try at one target, and what its failure means for failover.
+//! One try at one target: build its request, send it (on a pooled or new connection), read
+//! the response head while watching the client, and say what that means for failover.
+//!
+//! Bookkeeping for a failed attempt (the balancer's failure count, the circuit breaker) is done
+//! here, where the failure is known; a successful one is finished in `finish`.
 
 use super::error::ErrorResponse;
-use crate::config::{AiProxyConfig, FailoverCriterion, TargetConfig};
-use crate::http1::ResponseHead;
-use crate::server::connection::Client;
-use crate::server::ctx::{Table, WorkerCtx};
+use super::request::ProxyRequest;
+use crate::config::FailoverCriterion;
+use crate::ctx::WorkerCtx;
+use crate::http1::{ClientConn, ResponseHead};
+use crate::provider::{self, Provider, ResponsePlan};
+use crate::stats::micros;
 use crate::upstream::exchange::connect;
-use crate::upstream::{AttemptError, FailKind, PeerKey, RequestBuf, UpstreamConn};
-use std::time::Duration;
+use crate::upstream::{AttemptError, FailKind, HttpPeer, PeerOptions, RequestBuf, UpstreamConn};
+use std::time::Instant;
 
-/// Whether `failover_criteria` lets llmux try another target after `e`.
-pub fn should_retry(
-    e: &AttemptError,
-    criteria: &[FailoverCriterion],
-    non_idempotent: bool,
-) -> bool {
+/// How one attempt ended.
+// Returned once per attempt and taken apart at once; boxing the answer would cost a heap
+// allocation per request to save a move of a few hundred bytes.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Attempt {
+    /// The target answered; this is the answer the client gets.
+    Answered(Answer),
+    /// Try another target. `None`: the target answered with a status listed in
+    /// `failover_criteria`, so there is no connection error to report if none is left.
+    Retry(Option<AttemptError>),
+    /// The attempt failed and `failover_criteria` do not allow another.
+    GiveUp(AttemptError),
+    /// The client went away while llmux waited.
+    ClientGone,
+}
+
+/// A response head ready to relay, with the connection its body will come from.
+pub(super) struct Answer {
+    pub conn: UpstreamConn,
+    pub head: ResponseHead,
+    pub driver: &'static dyn Provider,
+    pub plan: ResponsePlan,
+    /// The status is listed in `failover_criteria` (already counted as a failure) but no
+    /// retry was left, so it is relayed as it is.
+    pub listed: bool,
+}
+
+pub(super) async fn run(
+    req: &mut ProxyRequest<'_>,
+    t: usize,
+    client: &mut ClientConn,
+) -> Result<Attempt, ErrorResponse> {
+    let driver = provider::driver(req.target(t).provider);
+    let outbound = match driver.request(&req.call(t)) {
+        Ok(o) => o,
+        Err(refusal) => {
+            req.plugin.balancer().abandoned(t);
+            return Err(ErrorResponse::new(refusal.status, refusal.message));
+        }
+    };
+    req.timings.sent = Instant::now();
+    let peer = &req.plugin.peers[t];
+    let exchanged = exchange(req.ctx, peer, req.plugin.options, outbound.request, client).await;
+    let criteria = &req.config().balancer.failover_criteria;
+    let non_idempotent = criteria.contains(&FailoverCriterion::NonIdempotent);
+    let (conn, head) = match exchanged {
+        Ok(answer) => answer,
+        Err(e) if e.kind == FailKind::ClientGone => {
+            req.plugin.balancer().abandoned(t);
+            return Ok(Attempt::ClientGone);
+        }
+        Err(e) => {
+            req.plugin.balancer().failed(t);
+            return Ok(if should_retry(&e, criteria, non_idempotent) {
+                Attempt::Retry(Some(e))
+            } else {
+                Attempt::GiveUp(e)
+            });
+        }
+    };
+    let listed = criteria.contains(&FailoverCriterion::Http(head.status));
+    if listed {
+        req.plugin.balancer().failed(t);
+        if non_idempotent && req.attempts_left() {
+            // The connection is dropped: its body was not read.
+            return Ok(Attempt::Retry(None));
+        }
+    }
+    req.timings.answered = Instant::now();
+    if req.ctx.settings.metrics {
+        let mut hists = req.ctx.core_hists.borrow_mut();
+        let timings = req.timings;
+        hists
+            .overhead
+            .saturating_record(micros(timings.overhead()).max(1));
+        hists
+            .ttft
+            .saturating_record(micros(timings.time_to_first_token()).max(1));
+    }
+    Ok(Attempt::Answered(Answer {
+        conn,
+        head,
+        driver,
+        plan: outbound.plan,
+        listed,
+    }))
+}
+
+/// Whether `failover_criteria` let llmux try another target after `e` (nginx's
+/// `proxy_next_upstream`: a request that may have reached the upstream is retried only with
+/// `non_idempotent`).
+fn should_retry(e: &AttemptError, criteria: &[FailoverCriterion], non_idempotent: bool) -> bool {
     if e.sent && !non_idempotent {
         return false;
     }
@@ -27,39 +119,32 @@ pub fn should_retry(
     criteria.contains(&criterion)
 }
 
-pub fn upstream_error(e: &AttemptError) -> ErrorResponse {
+/// The client's answer when every attempt failed: 504 after a timeout, else 502, naming the
+/// last target tried (`host:port`, never its credentials).
+pub(super) fn upstream_error(e: &AttemptError) -> ErrorResponse {
     match e.kind {
         FailKind::Timeout => ErrorResponse::new(504, format!("upstream timed out: {e}")),
         _ => ErrorResponse::new(502, format!("upstream error: {e}")),
     }
 }
 
-/// One try at one target. A pooled connection that fails before any response byte is most
-/// likely one the provider closed while idle, so the request is sent once more on a new one.
-pub async fn attempt(
+/// Sends `request` to `peer` and reads the response head. A pooled connection that fails
+/// before any response byte is most likely one the provider closed while idle, so the request
+/// is sent once more on a new connection (as nginx and pingora do about that race).
+async fn exchange(
     ctx: &WorkerCtx,
-    table: &Table,
-    plugin: &AiProxyConfig,
-    target: &TargetConfig,
+    peer: &HttpPeer,
+    options: PeerOptions,
     request: RequestBuf,
-    client: &mut Client,
+    client: &mut ClientConn,
 ) -> Result<(UpstreamConn, ResponseHead), AttemptError> {
-    let b = &plugin.balancer;
-    let key = PeerKey {
-        tls: target.upstream.tls,
-        host: target.upstream.host.clone(),
-        port: target.upstream.port,
-    };
-    let pooled = ctx.pool.borrow_mut().take(&key);
     let mut request = request;
+    let pooled = ctx.pool.borrow_mut().take(&peer.key);
     if let Some(mut conn) = pooled {
-        let (sent, back) = conn.send(request, ms(b.write_timeout_ms)).await;
+        let (sent, back) = conn.send(request, options.write_timeout).await;
         request = back;
         let result = match sent {
-            Ok(()) => {
-                conn.read_head_watching(ms(b.read_timeout_ms), &mut client.stream, &mut client.buf)
-                    .await
-            }
+            Ok(()) => read_head(&mut conn, options, client).await,
             Err(e) => Err(e),
         };
         match result {
@@ -68,24 +153,68 @@ pub async fn attempt(
             Err(e) => return Err(e),
         }
     }
-    let addrs = table
-        .resolved
-        .addrs(&key.host, key.port)
-        .map_err(|detail| AttemptError {
-            kind: FailKind::Connect,
-            sent: false,
-            peer: key.to_string(),
-            detail,
-        })?;
-    let mut conn = connect(&key, addrs, &ctx.tls, ms(b.connect_timeout_ms)).await?;
-    let (sent, _) = conn.send(request, ms(b.write_timeout_ms)).await;
+    let mut conn = connect(peer, &ctx.tls, options.connect_timeout).await?;
+    let (sent, _) = conn.send(request, options.write_timeout).await;
     sent?;
-    let head = conn
-        .read_head_watching(ms(b.read_timeout_ms), &mut client.stream, &mut client.buf)
-        .await?;
+    let head = read_head(&mut conn, options, client).await?;
     Ok((conn, head))
 }
 
-pub fn ms(v: u64) -> Duration {
-    Duration::from_millis(v)
+/// The response head, unless the client hangs up first: then the wait is abandoned, and
+/// dropping the upstream connection cancels the provider's work.
+async fn read_head(
+    conn: &mut UpstreamConn,
+    options: PeerOptions,
+    client: &mut ClientConn,
+) -> Result<ResponseHead, AttemptError> {
+    match client
+        .unless_closed(conn.read_head(options.read_timeout))
+        .await
+    {
+        Some(result) => result,
+        None => Err(AttemptError::client_gone(&conn.key)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(kind: FailKind, sent: bool) -> AttemptError {
+        AttemptError {
+            kind,
+            sent,
+            peer: "h:1".into(),
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn retries_follow_proxy_next_upstream() {
+        use FailoverCriterion as C;
+        let default = [C::Error, C::Timeout];
+        assert!(should_retry(
+            &error(FailKind::Connect, false),
+            &default,
+            false
+        ));
+        assert!(!should_retry(
+            &error(FailKind::Closed, true),
+            &default,
+            false
+        ));
+        assert!(should_retry(&error(FailKind::Closed, true), &default, true));
+        assert!(!should_retry(
+            &error(FailKind::InvalidHeader, true),
+            &default,
+            true
+        ));
+        assert!(!should_retry(
+            &error(FailKind::ClientGone, true),
+            &default,
+            true
+        ));
+        assert_eq!(upstream_error(&error(FailKind::Timeout, true)).status, 504);
+        assert_eq!(upstream_error(&error(FailKind::Closed, true)).status, 502);
+    }
 }

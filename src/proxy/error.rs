@@ -1,11 +1,15 @@
-//! Responses llmux itself produces: OpenAI-shaped JSON errors with Kong's messages
-//! (`shared/spec/behaviour.md` section 3's table), all built in this one place.
+//! Responses llmux itself produces: OpenAI-shaped JSON errors with Kong's messages (the error
+//! table in `docs/behaviour.md`), all built in this one place.
+//!
+//! Written by hand rather than with serde: these are on the request path, and the shape is
+//! one fixed object with one escaped string.
 
 use crate::body::push_quoted;
 use crate::http1::headers::push;
+use crate::http1::reason;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorResponse {
+pub(crate) struct ErrorResponse {
     pub status: u16,
     pub message: String,
     /// Close the client connection after answering (framing errors, unread bodies).
@@ -88,13 +92,6 @@ impl ErrorResponse {
         out.extend_from_slice(&body);
         out
     }
-}
-
-pub fn reason(status: u16) -> &'static str {
-    http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Unknown")
 }
 
 #[cfg(test)]

@@ -1,22 +1,105 @@
-//! Sending the provider's response to the client as it arrives.
+//! Sending the chosen provider response to the client as it arrives: the client's head (the
+//! provider's status and headers plus llmux's), then the body.
 //!
 //! Every read from the provider is written to the client before the next read, so each SSE
 //! event (one or a few chunks) reaches the client as soon as llmux has it; nothing is batched
 //! to the end. Chunked bodies are decoded and re-chunked, which keeps the client's framing
 //! right whatever the provider used (chunked, length or close-delimited).
 
+use super::attempt::Answer;
+use super::request::ProxyRequest;
+use super::Next;
 use crate::http1::chunked::{encode_chunk, LAST_CHUNK};
 use crate::http1::headers::{is_hop_by_hop, push};
-use crate::http1::{ChunkedDecoder, Framing, ResponseHead};
+use crate::http1::{ChunkedDecoder, ClientConn, Framing, ResponseHead};
+use crate::provider::ResponseFilter;
 use crate::upstream::UpstreamConn;
-use crate::usage::SseFilter;
-use monoio::io::AsyncWriteRentExt;
-use monoio::net::TcpStream;
 use std::time::Duration;
+
+/// How relaying the chosen response ended, for the connection loop and the bookkeeping.
+pub(super) enum Relayed {
+    /// The whole response reached the client; `filter` holds what was learnt on the way.
+    Done {
+        next: Next,
+        status: u16,
+        filter: ResponseFilter,
+    },
+    /// The client went away; nothing more can be sent.
+    ClientGone,
+    /// The provider failed mid-body; the client saw a truncated response.
+    UpstreamFailed,
+}
+
+/// Relays `answer` (from target `t`) to the client and pools its connection when reusable.
+pub(super) async fn respond(
+    req: &ProxyRequest<'_>,
+    t: usize,
+    answer: Answer,
+    client: &mut ClientConn,
+) -> Relayed {
+    let Answer {
+        mut conn,
+        head: up_head,
+        driver,
+        plan,
+        ..
+    } = answer;
+    let mut filter = driver.response_filter(&up_head, &plan);
+    let framing = client_framing(
+        up_head.framing,
+        req.head.version == 1,
+        filter.changes_length(),
+    );
+    let keep_alive = req.head.keep_alive && framing != ClientFraming::UntilClose;
+    let target = req.target(t);
+    let model_label = (up_head.status == 200 && req.config().model_name_header).then(|| {
+        let name = target
+            .model_name
+            .as_deref()
+            .or(req.client_model())
+            .unwrap_or("");
+        format!("{}/{}", target.provider.as_str(), name)
+    });
+    let added = AddedHeaders {
+        model: model_label.as_deref(),
+        upstream_latency_ms: req.timings.upstream().as_millis(),
+        proxy_latency_ms: req.timings.overhead().as_millis(),
+    };
+    let out = client_head(&up_head, framing, keep_alive, &added);
+    let read_timeout = req.plugin.options.read_timeout;
+    match relay(
+        &mut conn,
+        &up_head,
+        client,
+        out,
+        framing,
+        read_timeout,
+        &mut filter,
+    )
+    .await
+    {
+        RelayEnd::Complete { reusable } => {
+            if reusable {
+                req.ctx.pool.borrow_mut().put(conn);
+            }
+            Relayed::Done {
+                next: if keep_alive {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                },
+                status: up_head.status,
+                filter,
+            }
+        }
+        RelayEnd::UpstreamFailed(_) => Relayed::UpstreamFailed,
+        RelayEnd::ClientGone => Relayed::ClientGone,
+    }
+}
 
 /// How the body is framed towards the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientFraming {
+enum ClientFraming {
     Length(u64),
     Chunked,
     /// HTTP/1.0 client and unknown length: close when done.
@@ -26,11 +109,7 @@ pub enum ClientFraming {
 
 /// `rewrites_body`: llmux may change the body's length (hiding an SSE event), so a
 /// `Content-Length` from the provider cannot be passed on.
-pub fn client_framing(
-    upstream: Framing,
-    client_http11: bool,
-    rewrites_body: bool,
-) -> ClientFraming {
+fn client_framing(upstream: Framing, client_http11: bool, rewrites_body: bool) -> ClientFraming {
     match upstream {
         Framing::Length(_) if rewrites_body && client_http11 => ClientFraming::Chunked,
         Framing::Length(_) if rewrites_body => ClientFraming::UntilClose,
@@ -42,15 +121,15 @@ pub fn client_framing(
 }
 
 /// Extra response headers llmux adds (Kong's names, so dashboards keep working).
-pub struct AddedHeaders<'a> {
-    pub model: Option<&'a str>,
-    pub upstream_latency_ms: u128,
-    pub proxy_latency_ms: u128,
+struct AddedHeaders<'a> {
+    model: Option<&'a str>,
+    upstream_latency_ms: u128,
+    proxy_latency_ms: u128,
 }
 
 /// The client's response head: the provider's status and end-to-end headers minus
 /// `Set-Cookie`, then llmux's own headers and framing.
-pub fn client_head(
+fn client_head(
     up: &ResponseHead,
     framing: ClientFraming,
     keep_alive: bool,
@@ -95,47 +174,9 @@ pub fn client_head(
     out
 }
 
-/// What llmux reads from a response body on its way to the client, for token accounting.
-pub enum Observer {
-    /// A JSON body, kept (up to `MAX_OBSERVED_JSON`) to read `usage` at the end.
-    Json(Vec<u8>),
-    /// An SSE stream: events pass through the filter, which reads usage and may hide the
-    /// usage-only event llmux asked for on the client's behalf.
-    Sse(Box<SseFilter>),
-    /// Nothing to learn (errors, unknown content types).
-    Off,
-}
-
-/// JSON bodies larger than this are relayed but not parsed for usage.
-pub const MAX_OBSERVED_JSON: usize = 4 * 1024 * 1024;
-
-impl Observer {
-    /// Passes `data` on into `out` (as the client should see it), learning from it on the way.
-    fn pass(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        match self {
-            Observer::Json(body) => {
-                if body.len() + data.len() <= MAX_OBSERVED_JSON {
-                    body.extend_from_slice(data);
-                } else {
-                    *self = Observer::Off;
-                }
-                out.extend_from_slice(data);
-            }
-            Observer::Sse(filter) => filter.feed(data, out),
-            Observer::Off => out.extend_from_slice(data),
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>) {
-        if let Observer::Sse(filter) = self {
-            filter.finish(out);
-        }
-    }
-}
-
-/// How a relay ended.
+/// How the body pump ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RelayEnd {
+enum RelayEnd {
     /// Whole body delivered; the provider connection may be pooled if `reusable`.
     Complete { reusable: bool },
     /// The provider failed mid-body; the client saw a truncated response and must be closed.
@@ -145,14 +186,14 @@ pub enum RelayEnd {
 }
 
 /// Writes `head` and relays the body. `read_timeout` bounds each wait on the provider.
-pub async fn relay(
+async fn relay(
     up: &mut UpstreamConn,
     up_head: &ResponseHead,
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     head: Vec<u8>,
     framing: ClientFraming,
     read_timeout: Duration,
-    observer: &mut Observer,
+    filter: &mut ResponseFilter,
 ) -> RelayEnd {
     let mut out = head;
     let mut data: Vec<u8> = Vec::new();
@@ -169,14 +210,13 @@ pub async fn relay(
             Framing::Empty => finished = true,
             Framing::Length(_) => {
                 let n = (remaining.min(up.buf.len() as u64)) as usize;
-                observer.pass(&up.buf.data()[..n], &mut data);
+                filter.pass(&up.buf.data()[..n], &mut data);
                 up.buf.consume(n);
                 remaining -= n as u64;
                 finished = remaining == 0;
             }
             Framing::Chunked => {
-                let progress = match decoder.decode(up.buf.data(), |d| observer.pass(d, &mut data))
-                {
+                let progress = match decoder.decode(up.buf.data(), |d| filter.pass(d, &mut data)) {
                     Ok(p) => p,
                     Err(e) => {
                         let _ = client.write_all(out).await;
@@ -188,23 +228,22 @@ pub async fn relay(
             }
             Framing::UntilClose => {
                 let n = up.buf.len();
-                observer.pass(&up.buf.data()[..n], &mut data);
+                filter.pass(&up.buf.data()[..n], &mut data);
                 up.buf.consume(n);
             }
         }
         if finished {
-            observer.finish(&mut data);
+            filter.finish(&mut data);
         }
         frame(&mut out, &data, framing);
         if finished && framing == ClientFraming::Chunked {
             out.extend_from_slice(LAST_CHUNK);
         }
         if !out.is_empty() {
-            let (res, buf) = client.write_all(out).await;
-            if res.is_err() {
-                return RelayEnd::ClientGone;
+            match client.write_all(out).await {
+                Ok(buf) => out = buf,
+                Err(_) => return RelayEnd::ClientGone,
             }
-            out = buf;
             out.clear();
         }
         if finished {
@@ -215,17 +254,14 @@ pub async fn relay(
         match monoio::time::timeout(read_timeout, up.buf.fill(&mut up.io)).await {
             Ok(Ok(0)) if up_head.framing == Framing::UntilClose => {
                 let mut tail = Vec::new();
-                observer.finish(&mut tail);
+                filter.finish(&mut tail);
                 let mut last = Vec::new();
                 frame(&mut last, &tail, framing);
                 if framing == ClientFraming::Chunked {
                     last.extend_from_slice(LAST_CHUNK);
                 }
-                if !last.is_empty() {
-                    let (res, _) = client.write_all(last).await;
-                    if res.is_err() {
-                        return RelayEnd::ClientGone;
-                    }
+                if !last.is_empty() && client.write_all(last).await.is_err() {
+                    return RelayEnd::ClientGone;
                 }
                 return RelayEnd::Complete { reusable: false };
             }

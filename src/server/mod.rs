@@ -1,20 +1,17 @@
-//! Starting and stopping the worker threads.
+//! Starting and stopping the worker threads: one pinned thread per core, each with its own
+//! monoio runtime, listeners, generation of the config and merge tick.
 
-pub mod body_reader;
-pub mod connection;
-pub mod ctx;
-pub mod limits;
-pub mod listener;
-pub mod settings;
-pub mod tick;
-pub mod worker;
-
-pub use settings::{IoDriver, Settings};
+pub(crate) mod limits;
+pub(crate) mod listener;
+mod tick;
+mod worker;
 
 use crate::config::GatewayConfig;
+use crate::ctx::{Generation, MergeLink};
+use crate::settings::Settings;
+use crate::stats::SharedRegistry;
 use crate::upstream::Resolved;
 use crossbeam::channel::{bounded, Sender};
-use ctx::Table;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use tick::Control;
@@ -35,7 +32,7 @@ pub struct Server {
     /// The driver each worker ended up with, by worker id.
     pub drivers: Vec<&'static str>,
     /// Histograms, gauges and totals for the admin API.
-    pub registry: crate::metrics::SharedRegistry,
+    pub registry: SharedRegistry,
     controls: Vec<Sender<Control>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -76,12 +73,12 @@ pub fn start(
             id,
             core: (workers <= cpus.len()).then(|| cpus[id]),
             listeners,
-            // Each worker gets its own copy: no table memory is shared between cores.
-            table: Table::new(config.per_core_copy(), resolved.clone()),
+            // Each worker gets its own copy: no config memory is shared between cores.
+            generation: Generation::new(config.per_core_copy(), resolved, id),
             roots: roots.clone(),
             settings: settings.clone(),
             control: control_rx,
-            merge: ctx::MergeLink::new(
+            merge: MergeLink::new(
                 merger.reports.clone(),
                 merged_rx
                     .next()
@@ -124,13 +121,14 @@ pub fn start(
 }
 
 impl Server {
-    /// Hands every worker its own copy of a new table and returns once every worker serves
-    /// new requests from it; requests already running finish on the table they started with.
+    /// Hands every worker its own copy of a new generation and returns once every worker
+    /// serves new requests from it; requests already running finish on the one they started
+    /// with.
     pub fn reload(&self, config: &GatewayConfig, resolved: &Resolved) -> Result<(), String> {
         let (done_tx, done_rx) = bounded(self.controls.len());
         for (id, c) in self.controls.iter().enumerate() {
-            let table = Table::new(config.per_core_copy(), resolved.clone());
-            c.send(Control::Reload(Box::new(table), done_tx.clone()))
+            let generation = Generation::new(config.per_core_copy(), resolved, id);
+            c.send(Control::Reload(Box::new(generation), done_tx.clone()))
                 .map_err(|_| format!("worker {id} is not running"))?;
         }
         for _ in &self.controls {

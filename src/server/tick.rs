@@ -1,24 +1,22 @@
 //! A worker's periodic duties: exchange counts with the merger, take control messages.
 //! Everything uses `try_` channel operations: the event loop never blocks on a channel.
 
-use super::ctx::{Table, WorkerCtx};
-use crate::metrics::registry::HistReport;
-use crate::metrics::CoreGauges;
-use crate::stats::CoreReport;
-use std::time::Duration;
+use crate::ctx::{Generation, WorkerCtx};
+use crate::stats::{CoreGauges, CoreReport, HistReport};
+use crossbeam::channel::{Sender, TrySendError};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 /// How often latency histograms travel to the merger (they are larger than the counters).
 const HIST_SHIP_INTERVAL: Duration = Duration::from_secs(1);
-use crossbeam::channel::{Sender, TrySendError};
-use std::rc::Rc;
 
 /// Messages from the main thread.
 pub enum Control {
     /// Stop accepting, finish in-flight requests, exit.
     Shutdown,
-    /// Serve new requests from this table (already this core's own copy); say so on the
+    /// Serve new requests from this generation (already this core's own copy); say so on the
     /// sender once installed.
-    Reload(Box<Table>, Sender<()>),
+    Reload(Box<Generation>, Sender<()>),
 }
 
 /// Sends what this core counted since the last tick and takes the newest merged totals.
@@ -33,12 +31,13 @@ pub fn merge_tick(ctx: &WorkerCtx) {
             seq: link.seq.get() + 1,
             ..CoreReport::default()
         });
-    let tables = ctx.live_tables();
+    let generations = ctx.live_generations();
     let ship_hists = link.last_hist_ship.get().elapsed() >= HIST_SHIP_INTERVAL;
     let mut hist_targets = Vec::new();
     let mut in_flight = 0;
-    for table in &tables {
-        for b in table.balancers.borrow_mut().values_mut() {
+    for generation in &generations {
+        for plugin in generation.plugins() {
+            let mut b = plugin.balancer();
             b.stats
                 .drain_into(report.seq, &mut report.tallies, &mut report.latencies);
             in_flight += b.stats.in_flight_total();
@@ -49,7 +48,7 @@ pub fn merge_tick(ctx: &WorkerCtx) {
         }
     }
     if ship_hists {
-        link.last_hist_ship.set(std::time::Instant::now());
+        link.last_hist_ship.set(Instant::now());
         let core = std::mem::take(&mut *ctx.core_hists.borrow_mut());
         if !hist_targets.is_empty() || !core.overhead.is_empty() {
             report.hists = Some(Box::new(HistReport {
@@ -61,12 +60,16 @@ pub fn merge_tick(ctx: &WorkerCtx) {
             log.flush();
         }
     }
-    let gauges = (ctx.open_connections.get(), in_flight, report.open.len());
     report.gauges = CoreGauges {
-        open_connections: gauges.0,
-        in_flight: gauges.1,
+        open_connections: ctx.open_connections.get(),
+        in_flight,
+        idle_upstream_connections: ctx.pool.borrow().idle_count(),
+        statistics_log_dropped: ctx.access_log.as_ref().map_or(0, |l| l.dropped()),
     };
-    let gauges_changed = link.last_gauges.replace(gauges) != gauges;
+    // Open breakers are part of what the merger shows: a change there is news too.
+    let open_count = report.open.len();
+    let gauges_changed = link.last_gauges.replace(report.gauges) != report.gauges
+        || link.last_open.replace(open_count) != open_count;
     if !report.tallies.is_empty()
         || !report.latencies.is_empty()
         || report.hists.is_some()
@@ -84,20 +87,23 @@ pub fn merge_tick(ctx: &WorkerCtx) {
         newest = Some(m);
     }
     if let Some(m) = newest {
-        let now = std::time::Instant::now();
-        for table in &tables {
-            for b in table.balancers.borrow_mut().values_mut() {
-                b.apply_merged(&m, ctx.id, now);
+        let now = Instant::now();
+        for generation in &generations {
+            for plugin in generation.plugins() {
+                plugin.balancer().apply_merged(&m, ctx.id, now);
             }
         }
         *ctx.last_merged.borrow_mut() = Some(m);
     }
 }
 
-/// Installs a reloaded table. Counts still pending on the old one are sent first, so usage
-/// carries over (by target key) to the new balancers, which start from the merged totals.
-pub fn install(ctx: &WorkerCtx, table: Table) {
+/// Installs a reloaded generation. Counts still pending on the old one are sent first, and the
+/// new balancers start from the merged totals, so usage carries over (by target key).
+pub fn install(ctx: &WorkerCtx, generation: Generation) {
     merge_tick(ctx);
-    let old = std::mem::replace(&mut *ctx.table.borrow_mut(), Rc::new(table));
+    if let Some(m) = ctx.last_merged.borrow().as_deref() {
+        generation.adopt_merged(m, ctx.id);
+    }
+    let old = std::mem::replace(&mut *ctx.generation.borrow_mut(), Rc::new(generation));
     ctx.retired.borrow_mut().push(Rc::downgrade(&old));
 }

@@ -5,11 +5,10 @@
 //! only through its crossbeam control channel, which the worker polls without blocking on a
 //! timer tick, so no cross-thread wakeups are needed.
 
-use super::connection;
-use super::ctx::{MergeLink, Table, WorkerCtx};
-use super::settings::{IoDriver, Settings};
 use super::tick::{install, merge_tick, Control};
 use crate::body::BodyScanner;
+use crate::ctx::{Generation, MergeLink, WorkerCtx};
+use crate::settings::{IoDriver, Settings};
 use crate::upstream::Pool;
 use crossbeam::channel::{Receiver, Sender, TryRecvError};
 use monoio::io::Canceller;
@@ -22,7 +21,7 @@ pub struct WorkerSpec {
     pub id: usize,
     pub core: Option<usize>,
     pub listeners: Vec<std::net::TcpListener>,
-    pub table: Table,
+    pub generation: Generation,
     pub roots: rustls::RootCertStore,
     pub settings: Settings,
     pub control: Receiver<Control>,
@@ -80,7 +79,7 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
     }
     let ctx = Rc::new(WorkerCtx {
         id: spec.id,
-        table: RefCell::new(Rc::new(spec.table)),
+        generation: RefCell::new(Rc::new(spec.generation)),
         retired: RefCell::new(Vec::new()),
         pool: RefCell::new(Pool::new(
             spec.settings.pool_max_idle,
@@ -96,10 +95,8 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
         merge: spec.merge,
         tokenizer: spec.tokenizer,
         last_merged: RefCell::new(None),
-        core_hists: RefCell::new(crate::metrics::CoreHists::default()),
-        access_log: spec
-            .access_log
-            .map(crate::metrics::access_log::CoreLog::new),
+        core_hists: RefCell::new(crate::stats::CoreHists::default()),
+        access_log: spec.access_log.map(crate::sinks::access_log::CoreLog::new),
     });
     let canceller = Rc::new(RefCell::new(Some(Canceller::new())));
     let accepting = Rc::new(Cell::new(listeners.len()));
@@ -158,7 +155,7 @@ async fn accept_loop(
     loop {
         match listener.cancelable_accept(handle.clone()).await {
             Ok((stream, _peer)) => {
-                monoio::spawn(connection::serve(ctx.clone(), stream));
+                monoio::spawn(crate::proxy::serve(ctx.clone(), stream));
             }
             Err(_) if ctx.shutting_down.get() => return,
             Err(e) => {

@@ -3,9 +3,10 @@
 //! It is the only place that sees all cores, and it runs on its own thread, so it may block on
 //! its channel; workers never do (they `try_send` and `try_recv` on their merge tick).
 
-use super::{CoreReport, LatencySample, Tally, TargetKey};
-use crate::balancer::PeakEwma;
-use crate::metrics::{Registry, SharedRegistry};
+use super::peak_ewma::PeakEwma;
+use super::registry::{Registry, SharedRegistry};
+use super::{CoreReport, LatencySample, Tally};
+use crate::config::TargetKey;
 use crate::usage::Counted;
 use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use hdrhistogram::Histogram;
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Decay of the latency score (spec section 4: peak-EWMA with 10 s decay).
+/// Decay of the latency score: peak-EWMA with 10 s decay (docs/decisions.md, "Balancing").
 pub const LATENCY_DECAY: Duration = Duration::from_secs(10);
 
 /// Totals for one target across all cores.
@@ -174,10 +175,11 @@ pub fn apply(state: &mut Merged, report: CoreReport, now: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_key as key;
 
     #[test]
     fn sums_reports_and_acknowledges_each_core() {
-        let key: TargetKey = Arc::from("p|openai|m||u");
+        let key = key("m");
         let mut state = Merged {
             acked: vec![0, 0],
             targets: HashMap::new(),
@@ -218,7 +220,7 @@ mod tests {
     #[test]
     fn thread_broadcasts_totals_to_every_core() {
         let handle = spawn(2, Duration::from_millis(5), None).unwrap();
-        let key: TargetKey = Arc::from("k");
+        let key = key("k");
         let tally = Tally {
             total_tokens: 7,
             ..Tally::default()

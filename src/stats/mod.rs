@@ -1,28 +1,31 @@
-//! Usage, latency and failure accounting, per core, merged across cores.
+//! Accounting: usage, latency, failures and latency histograms, counted per core and merged
+//! across cores. This module is data and arithmetic; rendering it (`/status`, Prometheus,
+//! `.hgrm`) is the admin side's job.
 //!
-//! The shape the user designed: every worker counts into its own memory on the request path
-//! (no locks, no atomics shared with another core); every merge interval it sends what it
-//! counted since the last send over a crossbeam channel to the merger thread, which sums all
-//! cores and sends each core the merged totals back. A core balances on merged totals plus its
-//! own deltas the merger has not acknowledged yet, so its own recent traffic is never invisible.
+//! Every worker counts into its own memory on the request path (no locks, no atomics shared
+//! with another core); every merge interval it sends what it counted since the last send over
+//! a crossbeam channel to the merger thread, which sums all cores and sends each core the
+//! merged totals back. A core balances on merged totals plus its own deltas the merger has not
+//! acknowledged yet, so its own recent traffic is never invisible and never counted twice.
 //!
-//! Targets are identified by a key built from what defines them (plugin, provider, model,
-//! alias, upstream URL), not by position, so totals survive a config reload for every target
-//! that did not change.
+//! Targets are identified by their [`TargetKey`] (plugin, provider, model, alias, upstream
+//! URL), not by position, so totals survive a config reload for every target that did not
+//! change.
 
+pub mod hists;
 pub mod merger;
+pub mod peak_ewma;
+pub mod registry;
 pub mod view;
 
-use crate::config::{AiProxyConfig, TokensCountStrategy};
+use crate::config::{TargetKey, TokensCountStrategy};
 use crate::usage::Usage;
-use std::collections::HashMap;
-use std::sync::Arc;
 
+pub use hists::{micros, new_histogram, CoreHists, TargetHists};
 pub use merger::{Merged, MergedTarget, MergerHandle};
+pub use peak_ewma::PeakEwma;
+pub use registry::{CoreGauges, HistReport, Registry, SharedRegistry};
 pub use view::PluginStats;
-
-/// A target's identity across cores and config reloads.
-pub type TargetKey = Arc<str>;
 
 /// Additive counters for one target; cores send deltas of this and the merger sums them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -88,39 +91,11 @@ pub struct CoreReport {
     pub seq: u64,
     pub tallies: Vec<(TargetKey, Tally)>,
     pub latencies: Vec<(TargetKey, LatencySample)>,
-    pub gauges: crate::metrics::CoreGauges,
+    pub gauges: CoreGauges,
     /// Targets whose circuit breaker is open on this core now.
     pub open: Vec<TargetKey>,
     /// Latency histograms, shipped about once a second rather than every tick.
-    pub hists: Option<Box<crate::metrics::registry::HistReport>>,
-}
-
-/// Stable keys for a plugin's targets, in target order. Two identical targets in one plugin get
-/// an occurrence suffix so they stay apart.
-pub fn target_keys(plugin: &AiProxyConfig) -> Vec<TargetKey> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    plugin
-        .targets
-        .iter()
-        .map(|t| {
-            let base = format!(
-                "{}|{}|{}|{}|{}",
-                plugin.id,
-                t.provider.as_str(),
-                t.model_name.as_deref().unwrap_or(""),
-                t.model_alias.as_deref().unwrap_or(""),
-                t.upstream.display
-            );
-            let n = seen.entry(base.clone()).or_insert(0);
-            *n += 1;
-            let key = if *n == 1 {
-                base
-            } else {
-                format!("{base}|#{n}")
-            };
-            Arc::from(key.as_str())
-        })
-        .collect()
+    pub hists: Option<Box<HistReport>>,
 }
 
 #[cfg(test)]

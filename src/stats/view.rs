@@ -1,11 +1,11 @@
 //! One core's view of one plugin's targets: merged totals plus this core's own deltas that the
 //! merger has not acknowledged yet. Everything here is owned by one worker.
 
+use super::hists::TargetHists;
 use super::merger::{Merged, LATENCY_DECAY};
-use super::{target_keys, LatencySample, Tally, TargetKey};
-use crate::balancer::PeakEwma;
-use crate::config::{AiProxyConfig, LatencyStrategy, TokensCountStrategy};
-use crate::metrics::TargetHists;
+use super::peak_ewma::PeakEwma;
+use super::{LatencySample, Tally};
+use crate::config::{AiProxyConfig, LatencyStrategy, TargetKey, TokensCountStrategy};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -25,7 +25,7 @@ pub struct PluginStats {
     seen_external_failures: Vec<u64>,
     /// Latency histograms per target since the last shipment to the merger.
     hists: Vec<TargetHists>,
-    /// Requests in flight on this core, per target (least-connections is per core by spec).
+    /// Requests in flight on this core, per target (least-connections is per core, as Kong's is).
     pub in_flight: Vec<u32>,
     /// Usage per target in the strategy's unit: what `lowest-usage` compares.
     pub usage_view: Vec<f64>,
@@ -37,7 +37,7 @@ impl PluginStats {
     pub fn new(plugin: &AiProxyConfig, merged: Option<&Merged>, core: usize) -> PluginStats {
         let n = plugin.targets.len();
         let mut s = PluginStats {
-            keys: target_keys(plugin),
+            keys: plugin.targets.iter().map(|t| t.key.clone()).collect(),
             strategy: plugin.balancer.tokens_count_strategy,
             latency_strategy: plugin.balancer.latency_strategy,
             merged: vec![Tally::default(); n],

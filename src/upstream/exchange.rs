@@ -6,12 +6,11 @@
 //! connection is never used again, only dropped.
 
 use super::io::UpstreamIo;
-use super::pool::PeerKey;
+use super::peer::{HttpPeer, PeerKey};
 use super::request_buf::RequestBuf;
 use crate::http1::{ReadBuf, ResponseHead};
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// What went wrong, in `proxy_next_upstream` terms.
@@ -63,13 +62,29 @@ fn err(kind: FailKind, sent: bool, key: &PeerKey, detail: String) -> AttemptErro
     }
 }
 
-/// Opens a new connection, trying each resolved address within one overall timeout.
+impl AttemptError {
+    /// The client went away while llmux waited on `peer` (not the upstream's fault).
+    pub fn client_gone(peer: &PeerKey) -> AttemptError {
+        err(
+            FailKind::ClientGone,
+            true,
+            peer,
+            "the client closed its connection".into(),
+        )
+    }
+}
+
+/// Opens a new connection to `peer`, trying each resolved address within one overall timeout.
 pub async fn connect(
-    key: &PeerKey,
-    addrs: &[SocketAddr],
+    peer: &HttpPeer,
     tls: &monoio_rustls::TlsConnector,
     timeout: Duration,
 ) -> Result<UpstreamConn, AttemptError> {
+    let key = &peer.key;
+    let addrs = peer
+        .addrs
+        .as_deref()
+        .map_err(|detail| err(FailKind::Connect, false, key, detail.clone()))?;
     let attempt = async {
         let mut last = String::from("no addresses");
         for addr in addrs {
@@ -95,15 +110,10 @@ pub async fn connect(
             ))
         }
     };
-    let io = if key.tls {
-        let name = rustls::pki_types::ServerName::try_from(key.host.clone()).map_err(|e| {
-            err(
-                FailKind::Connect,
-                false,
-                key,
-                format!("invalid TLS server name: {e}"),
-            )
-        })?;
+    let io = if let Some(name) = &peer.server_name {
+        let name = name
+            .clone()
+            .map_err(|detail| err(FailKind::Connect, false, key, detail))?;
         match monoio::time::timeout(timeout, tls.connect(name, tcp)).await {
             Ok(Ok(s)) => UpstreamIo::Tls(Box::new(s)),
             Ok(Err(e)) => {
@@ -167,41 +177,6 @@ impl UpstreamConn {
                     )),
                     RequestBuf::empty(),
                 )
-            }
-        }
-    }
-
-    /// [`read_head`](Self::read_head) while watching the client: if the client closes its
-    /// connection first, the wait is abandoned (dropping this upstream connection cancels the
-    /// provider's work). Bytes the client sends meanwhile (a pipelined request) land in
-    /// `client_buf` and are kept.
-    pub async fn read_head_watching(
-        &mut self,
-        read_timeout: Duration,
-        client: &mut TcpStream,
-        client_buf: &mut ReadBuf,
-    ) -> Result<ResponseHead, AttemptError> {
-        let canceller = monoio::io::Canceller::new();
-        let key = self.key.clone();
-        let head = self.read_head(read_timeout);
-        let watch = client_buf.fill_cancelable(client, canceller.handle());
-        let mut head = std::pin::pin!(head);
-        let mut watch = std::pin::pin!(watch);
-        monoio::select! {
-            result = &mut head => {
-                // Stop watching, and wait for the watch to hand its buffer back.
-                let _canceller = canceller.cancel();
-                let _ = watch.await;
-                result
-            }
-            seen = &mut watch => match seen {
-                Ok(n) if n > 0 => head.await,
-                _ => Err(err(
-                    FailKind::ClientGone,
-                    true,
-                    &key,
-                    "the client closed its connection".into(),
-                )),
             }
         }
     }

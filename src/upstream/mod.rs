@@ -3,13 +3,14 @@
 
 pub mod exchange;
 pub mod io;
+pub mod peer;
 pub mod pool;
 pub mod request_buf;
 pub mod resolve;
 pub mod tls;
 
 pub use exchange::{AttemptError, FailKind, UpstreamConn};
-pub use io::UpstreamIo;
-pub use pool::{PeerKey, Pool};
+pub use peer::{HttpPeer, PeerOptions};
+pub use pool::Pool;
 pub use request_buf::RequestBuf;
 pub use resolve::Resolved;

@@ -7,23 +7,9 @@
 //! is what nginx and pingora do about that race too.
 
 use super::exchange::UpstreamConn;
+use super::peer::PeerKey;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-/// Where a pooled connection goes: connections are interchangeable only with the same scheme,
-/// host (which is also the TLS server name) and port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PeerKey {
-    pub tls: bool,
-    pub host: String,
-    pub port: u16,
-}
-
-impl std::fmt::Display for PeerKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
 
 pub struct Pool {
     idle: HashMap<PeerKey, Vec<(UpstreamConn, Instant)>>,
@@ -58,13 +44,21 @@ impl Pool {
         if self.max_idle_per_peer == 0 {
             return;
         }
-        let list = self.idle.entry(conn.key.clone()).or_default();
+        // Look up before inserting so the common case (a list for this peer exists) does not
+        // clone the key.
+        if !self.idle.contains_key(&conn.key) {
+            self.idle.insert(conn.key.clone(), Vec::new());
+        }
+        let Some(list) = self.idle.get_mut(&conn.key) else {
+            return;
+        };
         if list.len() >= self.max_idle_per_peer {
             list.remove(0);
         }
         list.push((conn, Instant::now()));
     }
 
+    /// Idle connections across peers (a gauge in `/status` and `/metrics`).
     pub fn idle_count(&self) -> usize {
         self.idle.values().map(Vec::len).sum()
     }

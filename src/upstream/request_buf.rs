@@ -11,7 +11,6 @@ use std::rc::Rc;
 
 pub struct RequestBuf {
     iovecs: Vec<libc::iovec>,
-    total: usize,
     // Owners of the memory `iovecs` points into; never mutated after construction.
     _head: Vec<u8>,
     _body: Rc<Vec<u8>>,
@@ -43,10 +42,8 @@ impl RequestBuf {
                 }
             }
         }
-        let total = iovecs.iter().map(|v| v.iov_len).sum();
         RequestBuf {
             iovecs,
-            total,
             _head: head,
             _body: body,
             _owned: owned,
@@ -57,7 +54,6 @@ impl RequestBuf {
     pub fn empty() -> RequestBuf {
         RequestBuf {
             iovecs: Vec::new(),
-            total: 0,
             _head: Vec::new(),
             _body: Rc::new(Vec::new()),
             _owned: Vec::new(),
@@ -65,17 +61,15 @@ impl RequestBuf {
     }
 
     /// Bytes the write will send.
-    pub fn len(&self) -> usize {
-        self.total
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.iovecs.iter().map(|v| v.iov_len).sum()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-
-    /// The bytes as one buffer (tests and diagnostics).
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.total);
+    /// The bytes as one buffer, read through the iovecs as the kernel reads them.
+    #[cfg(test)]
+    fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::new();
         for v in &self.iovecs {
             // SAFETY: every iovec points into a buffer owned by `self` (head, body or an owned
             // piece) that is alive and unmodified for as long as `self` is borrowed here.

@@ -13,10 +13,7 @@ pub mod tokenizer;
 
 pub use json::{completion_text_from_json, usage_from_json, UsageParser};
 pub use sse::SseFilter;
-pub use tokenizer::{
-    count, prompt_from_request, prompt_text_from_request, CountJob, Counted, Prompt,
-    TokenizerHandle,
-};
+pub use tokenizer::{count, prompt_from_request, CountJob, Counted, Prompt, TokenizerHandle};
 
 /// Bound on the completion text kept per response for the tokenizer fallback: about 250k
 /// tokens, beyond any model's output limit, so only a hostile upstream is cut short.

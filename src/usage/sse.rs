@@ -1,10 +1,10 @@
 //! Relays an upstream's SSE stream event by event while reading usage and text from it.
 //!
 //! The relay feeds decoded body bytes as they arrive, split anywhere. Each complete event is
-//! written out byte-exact as soon as its blank line arrives (the spec wants one flush per event,
-//! never batching), so only the current incomplete event is ever held. Events are located with
-//! the SSE line rules (CRLF, LF or CR line ends) and their JSON is parsed only when it can
-//! matter: while the tokenizer fallback may still need the text, or for a `"usage"` key
+//! written out byte-exact as soon as its blank line arrives (one flush per event, never
+//! batched: a streaming client sees each token when the provider sends it), so only the current
+//! incomplete event is ever held. Events are located with the SSE line rules (CRLF, LF or CR
+//! line ends) and their JSON is parsed only when it can matter: while the tokenizer fallback may still need the text, or for a `"usage"` key
 //! followed by an object.
 
 use super::json::{append_text, choices_of, member, usage_from_object};
@@ -54,6 +54,11 @@ impl SseFilter {
             parser: UsageParser::new(),
             data: Vec::new(),
         }
+    }
+
+    /// Whether a usage-only event will be left out (so the body's length changes).
+    pub fn hides_usage_event(&self) -> bool {
+        self.hide_usage_event
     }
 
     /// Appends to `out` every event that `input` completes, byte-exact and with its blank

@@ -38,7 +38,7 @@ const PIECE: usize = 4096;
 
 pub struct CountJob {
     /// The target the result belongs to (a `stats` target key).
-    pub key: crate::stats::TargetKey,
+    pub key: crate::config::TargetKey,
     /// The target's `input_cost` and `output_cost`, passed through to [`Counted`].
     pub costs: (f64, f64),
     /// Chooses the encoding.
@@ -50,7 +50,7 @@ pub struct CountJob {
 }
 
 pub struct Counted {
-    pub key: crate::stats::TargetKey,
+    pub key: crate::config::TargetKey,
     pub costs: (f64, f64),
     pub usage: Usage,
 }
@@ -225,11 +225,6 @@ pub struct Prompt {
 /// See [`Prompt`]. Malformed bodies give an empty prompt.
 pub fn prompt_from_request(body: &[u8]) -> Prompt {
     UsageParser::new().prompt(body)
-}
-
-/// [`prompt_from_request`] without the overhead.
-pub fn prompt_text_from_request(body: &[u8]) -> String {
-    prompt_from_request(body).text
 }
 
 impl UsageParser {

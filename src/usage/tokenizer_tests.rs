@@ -60,7 +60,7 @@ fn chat_prompt() {
         p.overhead,
         4 * TOKENS_PER_MESSAGE + TOKENS_PER_NAME + REPLY_PRIMING
     );
-    assert_eq!(prompt_text_from_request(body), p.text);
+    assert_eq!(UsageParser::new().prompt(body).text, p.text);
 }
 
 #[test]
@@ -173,7 +173,7 @@ fn handle_counts_in_the_background_and_never_blocks() {
     let (tx, rx) = crossbeam::channel::unbounded();
     let handle = TokenizerHandle::spawn(tx).expect("spawn");
     let job = |target: usize| CountJob {
-        key: std::sync::Arc::from(format!("p|{target}").as_str()),
+        key: crate::config::test_key(&format!("p|{target}")),
         costs: (0.0, 0.0),
         model: "gpt-4".into(), // cl100k: quicker to load than o200k
         prompt_text: "hello world".into(),
@@ -192,7 +192,7 @@ fn handle_counts_in_the_background_and_never_blocks() {
     assert!(accepted <= QUEUE_CAPACITY + 1, "{accepted}");
     for i in 0..accepted {
         let c = rx.recv_timeout(Duration::from_secs(120)).expect("counted");
-        assert_eq!(&*c.key, format!("p|{i}").as_str());
+        assert_eq!(c.key.model, format!("p|{i}"));
         assert_eq!(
             c.usage,
             Usage {

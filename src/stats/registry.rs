@@ -1,7 +1,10 @@
-//! What the admin API reads: merged histograms, gauges per core and the latest merged totals.
+//! What the admin thread reads: merged histograms, gauges per core and the latest merged
+//! totals. The merger thread fills it; the admin thread renders it (`admin::status`,
+//! `admin::prometheus`). Workers never touch it.
 
-use super::{CoreGauges, CoreHists, TargetHists};
-use crate::stats::{Merged, TargetKey};
+use super::hists::{CoreHists, TargetHists};
+use super::merger::Merged;
+use crate::config::TargetKey;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +20,18 @@ pub struct Registry {
     pub merged: Option<Arc<Merged>>,
     /// Per core, the targets whose circuit breaker is open there.
     pub open: Vec<Vec<TargetKey>>,
+}
+
+/// Gauges a worker reports whenever one of them changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoreGauges {
+    pub open_connections: usize,
+    pub in_flight: usize,
+    /// Upstream connections idle in this worker's keep-alive pool.
+    pub idle_upstream_connections: usize,
+    /// Statistics-log buffers this worker dropped because the writer thread fell behind
+    /// (a counter, carried with the gauges).
+    pub statistics_log_dropped: u64,
 }
 
 /// A worker's histograms since its previous shipment.

@@ -1,18 +1,11 @@
-//! Latency histograms and the shared registry the admin API reads.
+//! Latency histograms.
 //!
 //! Each worker records into its own HdrHistograms on the request path (a bucket increment, no
 //! lock, nothing shared). About once a second it swaps them for empty ones and sends the full
 //! ones with its merge report; the merger thread adds them into the [`Registry`], which the
 //! admin thread renders. Only those two non-worker threads ever take the registry's lock.
-
-pub mod access_log;
-pub mod hgrm;
-pub mod interval_log;
-pub mod prometheus;
-pub mod registry;
-pub mod status;
-
-pub use registry::{Registry, SharedRegistry};
+//!
+//! [`Registry`]: super::Registry
 
 use hdrhistogram::Histogram;
 use std::time::Duration;
@@ -25,25 +18,6 @@ pub fn new_histogram() -> Histogram<u64> {
     // Constant bounds that satisfy hdrhistogram's rules (low >= 1, high >= 2 * low, sigfig
     // <= 5); nothing a client, provider or config controls can make this fail.
     Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("constant histogram bounds are valid")
-}
-
-/// The parts of a target key (`stats::target_keys`), for labels.
-pub struct TargetLabels<'a> {
-    pub plugin: &'a str,
-    pub provider: &'a str,
-    pub model: &'a str,
-    pub alias: &'a str,
-}
-
-pub fn target_labels(key: &str) -> TargetLabels<'_> {
-    let mut parts = key.splitn(5, '|');
-    let mut next = || parts.next().unwrap_or("");
-    TargetLabels {
-        plugin: next(),
-        provider: next(),
-        model: next(),
-        alias: next(),
-    }
 }
 
 /// Microseconds, for recording.
@@ -95,30 +69,5 @@ impl Default for CoreHists {
             overhead: new_histogram(),
             ttft: new_histogram(),
         }
-    }
-}
-
-/// Gauges a worker reports on every tick.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CoreGauges {
-    pub open_connections: usize,
-    pub in_flight: usize,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn labels_come_from_the_target_key() {
-        let l = target_labels(
-            "ai-proxy-advanced@global|openai|gpt-4o|powerful|https://api.openai.com/v1|x",
-        );
-        assert_eq!(
-            (l.plugin, l.provider, l.model, l.alias),
-            ("ai-proxy-advanced@global", "openai", "gpt-4o", "powerful")
-        );
-        let short = target_labels("only");
-        assert_eq!((short.plugin, short.provider), ("only", ""));
     }
 }

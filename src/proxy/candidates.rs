@@ -1,4 +1,5 @@
-//! Which targets may serve a request, from the body's `model` (spec section 2).
+//! Which targets may serve a request, from the body's `model` (`docs/behaviour.md`,
+//! "Choosing the target").
 
 use super::error::ErrorResponse;
 use crate::config::{AiProxyConfig, TargetConfig};
@@ -6,7 +7,7 @@ use crate::config::{AiProxyConfig, TargetConfig};
 /// Target indices that may serve `model`, or the 400 the client gets.
 ///
 /// An alias match wins over a real-name match; a body without `model` may go to any target.
-pub fn candidates(
+pub(super) fn candidates(
     plugin: &AiProxyConfig,
     model: Option<&str>,
 ) -> Result<Vec<usize>, ErrorResponse> {

@@ -1,10 +1,13 @@
 //! `GET /metrics`: Prometheus text with Kong's AI metric names, plus llmux's own.
+//!
+//! Written by hand rather than with a metrics crate: every value comes from merged
+//! HdrHistograms and merged counters that already exist, so a registry crate would only add a
+//! second copy of them behind a custom collector.
 
-use super::registry::Registry;
-use super::target_labels;
+use crate::stats::Registry;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{Display, Write};
 
 /// Kong's `ai_llm_provider_latency_ms` buckets, in ms.
 const LATENCY_BUCKETS_MS: [u64; 13] = [
@@ -13,6 +16,7 @@ const LATENCY_BUCKETS_MS: [u64; 13] = [
 /// Buckets for llmux's own overhead, in µs.
 const OVERHEAD_BUCKETS_US: [u64; 10] = [10, 25, 50, 100, 250, 500, 1000, 2500, 10000, 100000];
 
+/// Kong labels by provider and model; several targets may share them.
 #[derive(Default)]
 struct Sums {
     requests: u64,
@@ -25,117 +29,73 @@ struct Sums {
 }
 
 pub fn render(reg: &Registry) -> String {
-    // Kong labels by provider and model; several targets may share them.
-    let mut by_model: BTreeMap<(String, String), Sums> = BTreeMap::new();
-    if let Some(m) = &reg.merged {
-        for (key, t) in &m.targets {
-            let l = target_labels(key);
-            let s = by_model
-                .entry((l.provider.to_string(), l.model.to_string()))
-                .or_default();
-            s.requests += t.tally.requests;
-            s.failures += t.tally.failures;
-            s.prompt += t.tally.prompt_tokens;
-            s.completion += t.tally.completion_tokens;
-            s.total += t.tally.total_tokens;
-            s.cost += t.tally.cost;
-        }
-    }
-    for (key, h) in &reg.targets {
-        let l = target_labels(key);
-        let s = by_model
-            .entry((l.provider.to_string(), l.model.to_string()))
-            .or_default();
-        match &mut s.latency {
-            Some(acc) => {
-                let _ = acc.add(&h.provider);
-            }
-            None => s.latency = Some(h.provider.clone()),
-        }
-    }
-    let mut out = String::with_capacity(4096);
-    let labels = |p: &str, m: &str| {
+    let by_model = sums_by_model(reg);
+    let kong_labels = |(p, m): &(String, String)| {
         format!(
             "ai_provider=\"{}\",ai_model=\"{}\",cache_status=\"\",vector_db=\"\",embeddings_provider=\"\",embeddings_model=\"\",workspace=\"default\"",
             escape(p),
             escape(m)
         )
     };
-    header(
+    let mut out = String::with_capacity(4096);
+    family(
         &mut out,
         "ai_llm_requests_total",
         "counter",
         "AI requests total per ai_provider in Kong",
+        by_model.iter().map(|(k, s)| (kong_labels(k), s.requests)),
     );
-    for ((p, m), s) in &by_model {
-        let _ = writeln!(
-            out,
-            "ai_llm_requests_total{{{}}} {}",
-            labels(p, m),
-            s.requests
-        );
-    }
-    header(
+    family(
         &mut out,
         "ai_llm_tokens_total",
         "counter",
         "AI tokens total per ai_provider in Kong",
+        by_model.iter().flat_map(|(k, s)| {
+            [
+                ("prompt_tokens", s.prompt),
+                ("completion_tokens", s.completion),
+                ("total_tokens", s.total),
+            ]
+            .map(|(kind, n)| (format!("{},token_type=\"{kind}\"", kong_labels(k)), n))
+        }),
     );
-    for ((p, m), s) in &by_model {
-        for (kind, n) in [
-            ("prompt_tokens", s.prompt),
-            ("completion_tokens", s.completion),
-            ("total_tokens", s.total),
-        ] {
-            let _ = writeln!(
-                out,
-                "ai_llm_tokens_total{{{},token_type=\"{kind}\"}} {n}",
-                labels(p, m)
-            );
-        }
-    }
-    header(
+    family(
         &mut out,
         "ai_llm_cost_total",
         "counter",
         "AI requests cost per ai_provider/cache in Kong",
+        by_model.iter().map(|(k, s)| (kong_labels(k), s.cost)),
     );
-    for ((p, m), s) in &by_model {
-        let _ = writeln!(out, "ai_llm_cost_total{{{}}} {}", labels(p, m), s.cost);
-    }
     header(
         &mut out,
         "ai_llm_provider_latency_ms",
         "histogram",
         "LLM response Latency for each AI plugins per ai_provider in Kong",
     );
-    for ((p, m), s) in &by_model {
+    for (k, s) in &by_model {
         if let Some(h) = &s.latency {
             histogram(
                 &mut out,
                 "ai_llm_provider_latency_ms",
-                &labels(p, m),
+                &kong_labels(k),
                 h,
                 &LATENCY_BUCKETS_MS,
                 1000.0,
             );
         }
     }
-    header(
+    family(
         &mut out,
         "llmux_upstream_failures_total",
         "counter",
         "Attempts that failed (connect, timeout, reset, listed status, cut stream)",
+        by_model.iter().map(|((p, m), s)| {
+            (
+                format!("ai_provider=\"{}\",ai_model=\"{}\"", escape(p), escape(m)),
+                s.failures,
+            )
+        }),
     );
-    for ((p, m), s) in &by_model {
-        let _ = writeln!(
-            out,
-            "llmux_upstream_failures_total{{ai_provider=\"{}\",ai_model=\"{}\"}} {}",
-            escape(p),
-            escape(m),
-            s.failures
-        );
-    }
     header(
         &mut out,
         "llmux_proxy_overhead_us",
@@ -164,45 +124,93 @@ pub fn render(reg: &Registry) -> String {
         &LATENCY_BUCKETS_MS,
         1000.0,
     );
-    header(
+    let per_worker = |value: fn(&crate::stats::CoreGauges) -> u64| {
+        reg.gauges
+            .iter()
+            .enumerate()
+            .map(move |(i, g)| (format!("worker=\"{i}\""), value(g)))
+    };
+    family(
         &mut out,
         "llmux_open_connections",
         "gauge",
         "Open client connections per worker",
+        per_worker(|g| g.open_connections as u64),
     );
-    for (i, g) in reg.gauges.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "llmux_open_connections{{worker=\"{i}\"}} {}",
-            g.open_connections
-        );
-    }
-    header(
+    family(
         &mut out,
         "llmux_in_flight_requests",
         "gauge",
         "Requests waiting on a provider per worker",
+        per_worker(|g| g.in_flight as u64),
     );
-    for (i, g) in reg.gauges.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "llmux_in_flight_requests{{worker=\"{i}\"}} {}",
-            g.in_flight
-        );
-    }
-    header(
+    family(
+        &mut out,
+        "llmux_upstream_idle_connections",
+        "gauge",
+        "Provider connections idle in each worker's keep-alive pool",
+        per_worker(|g| g.idle_upstream_connections as u64),
+    );
+    family(
+        &mut out,
+        "llmux_statistics_log_dropped_total",
+        "counter",
+        "Statistics-log buffers dropped because the log writer fell behind, per worker",
+        per_worker(|g| g.statistics_log_dropped),
+    );
+    family(
         &mut out,
         "llmux_worker_info",
         "gauge",
         "One per worker, with the io driver it runs",
+        reg.drivers
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("worker=\"{i}\",io_driver=\"{d}\""), 1)),
     );
-    for (i, d) in reg.drivers.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "llmux_worker_info{{worker=\"{i}\",io_driver=\"{d}\"}} 1"
-        );
-    }
     out
+}
+
+/// Per (provider, model): the merged counters and every matching target's latency histogram.
+fn sums_by_model(reg: &Registry) -> BTreeMap<(String, String), Sums> {
+    let mut by_model: BTreeMap<(String, String), Sums> = BTreeMap::new();
+    let labels =
+        |key: &crate::config::TargetId| (key.provider.as_str().to_string(), key.model.clone());
+    if let Some(m) = &reg.merged {
+        for (key, t) in &m.targets {
+            let s = by_model.entry(labels(key)).or_default();
+            s.requests += t.tally.requests;
+            s.failures += t.tally.failures;
+            s.prompt += t.tally.prompt_tokens;
+            s.completion += t.tally.completion_tokens;
+            s.total += t.tally.total_tokens;
+            s.cost += t.tally.cost;
+        }
+    }
+    for (key, h) in &reg.targets {
+        let s = by_model.entry(labels(key)).or_default();
+        match &mut s.latency {
+            Some(acc) => {
+                let _ = acc.add(&h.provider);
+            }
+            None => s.latency = Some(h.provider.clone()),
+        }
+    }
+    by_model
+}
+
+/// One metric family: its `HELP` and `TYPE` lines, then one sample per `(labels, value)`.
+fn family<V: Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: impl Iterator<Item = (String, V)>,
+) {
+    header(out, name, kind, help);
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

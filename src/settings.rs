@@ -1,4 +1,5 @@
-//! Server settings that come from the command line, not the YAML (spec section 1).
+//! Worker settings that come from the command line, not the YAML: listen-side timeouts, limits,
+//! pools and the merge interval (Kong puts these in `kong.conf`, not in the declarative file).
 
 use crate::http1::Limits;
 use std::time::Duration;

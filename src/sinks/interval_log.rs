@@ -43,7 +43,7 @@ fn run(mut file: std::fs::File, rx: Receiver<Histogram<u64>>) -> std::io::Result
     loop {
         let interval_start = started.elapsed();
         let deadline = Instant::now() + INTERVAL;
-        let mut acc = super::new_histogram();
+        let mut acc = crate::stats::new_histogram();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {

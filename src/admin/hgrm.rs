@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn java_layout_with_footer() {
-        let mut h = crate::metrics::new_histogram();
+        let mut h = crate::stats::new_histogram();
         for v in 1..=1000u64 {
             h.saturating_record(v * 1000); // 1..1000 ms
         }

@@ -47,7 +47,7 @@ pub fn spawn(dest: Option<PathBuf>) -> std::io::Result<Sender<Vec<u8>>> {
 pub struct CoreLog {
     tx: Sender<Vec<u8>>,
     buf: RefCell<Vec<u8>>,
-    pub dropped: Cell<u64>,
+    dropped: Cell<u64>,
 }
 
 impl CoreLog {
@@ -69,6 +69,12 @@ impl CoreLog {
         if full {
             self.flush();
         }
+    }
+
+    /// Buffers dropped so far because the writer thread fell behind (reported in `/status`
+    /// and `/metrics`).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
     }
 
     pub fn flush(&self) {

@@ -1,0 +1,197 @@
+//! `GET /status`: what the gateway runs and how each target is doing, merged across cores.
+//!
+//! The document is a set of `Serialize` structs, so its shape is visible as types; field order
+//! is the JSON key order.
+
+use crate::config::{GatewayConfig, TargetKey};
+use crate::stats::{new_histogram, Registry};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::sync::{Arc, RwLock};
+
+/// The config-derived part of the status, rebuilt on every reload.
+pub struct View {
+    pub routes: Vec<RouteInfo>,
+    pub targets: Vec<TargetInfo>,
+}
+
+pub type SharedView = Arc<RwLock<View>>;
+
+#[derive(Serialize)]
+pub struct RouteInfo {
+    name: String,
+    paths: Vec<String>,
+    ai_proxy: bool,
+}
+
+pub struct TargetInfo {
+    pub key: TargetKey,
+    pub weight: u32,
+    /// Scheme, host and port only: a query string may carry an auth parameter.
+    pub upstream: String,
+}
+
+impl View {
+    pub fn of(config: &GatewayConfig) -> View {
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| RouteInfo {
+                name: r.name.clone(),
+                paths: r.paths.clone(),
+                ai_proxy: r.plugin.is_some(),
+            })
+            .collect();
+        let targets = config
+            .plugins()
+            .iter()
+            .flat_map(|p| p.targets.iter())
+            .map(|t| {
+                let scheme = if t.upstream.tls { "https" } else { "http" };
+                TargetInfo {
+                    key: t.key.clone(),
+                    weight: t.weight,
+                    upstream: format!("{scheme}://{}:{}", t.upstream.host, t.upstream.port),
+                }
+            })
+            .collect();
+        View { routes, targets }
+    }
+}
+
+#[derive(Serialize)]
+struct Status<'a> {
+    version: &'static str,
+    workers: Vec<WorkerStatus>,
+    proxy_overhead_us: Percentiles,
+    time_to_first_token_ms: Percentiles,
+    routes: &'a [RouteInfo],
+    targets: Vec<TargetStatus<'a>>,
+}
+
+#[derive(Serialize)]
+struct WorkerStatus {
+    id: usize,
+    io_driver: &'static str,
+    open_connections: usize,
+    in_flight: usize,
+    idle_upstream_connections: usize,
+    statistics_log_dropped: u64,
+}
+
+#[derive(Serialize)]
+struct TargetStatus<'a> {
+    plugin: &'a str,
+    provider: &'static str,
+    model: &'a str,
+    alias: &'a str,
+    upstream: &'a str,
+    weight: u32,
+    health: &'static str,
+    breaker_open_on_workers: usize,
+    requests: u64,
+    failures: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    cost: f64,
+    latency_ms: Percentiles,
+    time_to_first_token_ms: Percentiles,
+}
+
+/// Count and percentiles of one histogram, in the unit the field name says.
+#[derive(Serialize)]
+struct Percentiles {
+    count: u64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    #[serde(rename = "p99.9")]
+    p99_9: f64,
+    max: f64,
+}
+
+impl Percentiles {
+    /// `divisor` converts the recorded µs into the reported unit.
+    fn of(h: &Histogram<u64>, divisor: f64) -> Percentiles {
+        let q = |p: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(p) as f64 / divisor
+            }
+        };
+        Percentiles {
+            count: h.len(),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            max: if h.is_empty() {
+                0.0
+            } else {
+                h.max() as f64 / divisor
+            },
+        }
+    }
+}
+
+pub fn render(view: &View, reg: &Registry) -> String {
+    let workers = reg
+        .gauges
+        .iter()
+        .enumerate()
+        .map(|(id, g)| WorkerStatus {
+            id,
+            io_driver: reg.drivers.get(id).copied().unwrap_or("starting"),
+            open_connections: g.open_connections,
+            in_flight: g.in_flight,
+            idle_upstream_connections: g.idle_upstream_connections,
+            statistics_log_dropped: g.statistics_log_dropped,
+        })
+        .collect();
+    let empty = new_histogram();
+    let targets = view
+        .targets
+        .iter()
+        .map(|t| {
+            let key = &t.key;
+            let tally = reg
+                .merged
+                .as_ref()
+                .and_then(|m| m.targets.get(key))
+                .map(|m| m.tally)
+                .unwrap_or_default();
+            let open_on = reg.open.iter().filter(|keys| keys.contains(key)).count();
+            let hists = reg.targets.get(key);
+            TargetStatus {
+                plugin: &key.plugin,
+                provider: key.provider.as_str(),
+                model: &key.model,
+                alias: &key.alias,
+                upstream: &t.upstream,
+                weight: t.weight,
+                health: if open_on == 0 { "healthy" } else { "unhealthy" },
+                breaker_open_on_workers: open_on,
+                requests: tally.requests,
+                failures: tally.failures,
+                prompt_tokens: tally.prompt_tokens,
+                completion_tokens: tally.completion_tokens,
+                total_tokens: tally.total_tokens,
+                cost: tally.cost,
+                latency_ms: Percentiles::of(hists.map_or(&empty, |h| &h.provider), 1000.0),
+                time_to_first_token_ms: Percentiles::of(hists.map_or(&empty, |h| &h.ttft), 1000.0),
+            }
+        })
+        .collect();
+    let status = Status {
+        version: env!("CARGO_PKG_VERSION"),
+        workers,
+        proxy_overhead_us: Percentiles::of(&reg.core.overhead, 1.0),
+        time_to_first_token_ms: Percentiles::of(&reg.core.ttft, 1000.0),
+        routes: &view.routes,
+        targets,
+    };
+    // Serialising plain structs of strings and numbers cannot fail (f64 NaN becomes null).
+    serde_json::to_string(&status).unwrap_or_default()
+}

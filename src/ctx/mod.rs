@@ -1,0 +1,86 @@
+//! A worker's state: everything a request on this core touches, owned by this core alone.
+//!
+//! This is a leaf of the request path: `server` builds it and `proxy` reads it; it knows
+//! nothing about either.
+
+mod generation;
+
+pub use generation::{Generation, PluginRuntime};
+
+use crate::body::BodyScanner;
+use crate::settings::Settings;
+use crate::sinks::access_log::CoreLog;
+use crate::stats::{CoreHists, CoreReport, Merged};
+use crate::upstream::Pool;
+use crate::usage::{TokenizerHandle, UsageParser};
+use crossbeam::channel::{Receiver, Sender};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct WorkerCtx {
+    pub id: usize,
+    /// The generation new requests start on.
+    pub generation: RefCell<Rc<Generation>>,
+    /// Generations replaced by a reload whose requests may still be running; their counts are
+    /// still reported on each merge tick until they are gone.
+    pub retired: RefCell<Vec<Weak<Generation>>>,
+    pub pool: RefCell<Pool>,
+    pub scanner: RefCell<BodyScanner>,
+    pub usage_parser: RefCell<UsageParser>,
+    pub tls: monoio_rustls::TlsConnector,
+    pub settings: Settings,
+    pub in_flight: Cell<usize>,
+    pub open_connections: Cell<usize>,
+    pub shutting_down: Cell<bool>,
+    pub merge: MergeLink,
+    /// Counts tokens off the request path when a provider reports no usage.
+    pub tokenizer: Option<TokenizerHandle>,
+    /// The newest totals from the merger, for generations installed after it arrived.
+    pub last_merged: RefCell<Option<Arc<Merged>>>,
+    /// Histograms not tied to a target, shipped with the per-target ones.
+    pub core_hists: RefCell<CoreHists>,
+    /// This worker's end of the statistics log (`logging.log_statistics`).
+    pub access_log: Option<CoreLog>,
+}
+
+impl WorkerCtx {
+    /// The current generation and every retired one still in use.
+    pub fn live_generations(&self) -> Vec<Rc<Generation>> {
+        let mut out = vec![self.generation.borrow().clone()];
+        let mut retired = self.retired.borrow_mut();
+        retired.retain(|w| w.strong_count() > 0);
+        out.extend(retired.iter().filter_map(Weak::upgrade));
+        out
+    }
+}
+
+/// This worker's ends of the merger's channels, and what it has sent but not had confirmed.
+pub struct MergeLink {
+    pub reports: Sender<CoreReport>,
+    pub merged: Receiver<Arc<Merged>>,
+    /// Sequence number of the last report sent.
+    pub seq: Cell<u64>,
+    /// A report the merger's channel had no room for; the next tick adds to it and retries.
+    pub unsent: RefCell<Option<CoreReport>>,
+    /// The gauges and open-breaker count last reported, so unchanged ones alone do not cause
+    /// a report.
+    pub last_gauges: Cell<crate::stats::CoreGauges>,
+    pub last_open: Cell<usize>,
+    pub last_hist_ship: Cell<Instant>,
+}
+
+impl MergeLink {
+    pub fn new(reports: Sender<CoreReport>, merged: Receiver<Arc<Merged>>) -> MergeLink {
+        MergeLink {
+            reports,
+            merged,
+            seq: Cell::new(0),
+            unsent: RefCell::new(None),
+            last_gauges: Cell::new(crate::stats::CoreGauges::default()),
+            last_open: Cell::new(0),
+            last_hist_ship: Cell::new(Instant::now()),
+        }
+    }
+}

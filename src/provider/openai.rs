@@ -1,0 +1,105 @@
+//! Providers whose wire format is OpenAI's (openai, azure, mistral, deepseek, xai, cerebras,
+//! vllm and any OpenAI-compatible server): the body is forwarded as the client sent it, with
+//! only `model` spliced and a few members inserted, and the response passes through.
+
+use super::filter::ResponseFilter;
+use super::headers::{finish_head, start_head};
+use super::{Call, Outbound, Provider, Refusal, ResponsePlan};
+use crate::body::{quoted, BodyFacts, SplicedBody};
+use crate::config::{RouteType, TargetConfig};
+use crate::http1::headers::push;
+use crate::http1::ResponseHead;
+use crate::upstream::RequestBuf;
+
+pub(crate) struct OpenAiCompatible;
+
+impl Provider for OpenAiCompatible {
+    fn request(&self, call: &Call<'_>) -> Result<Outbound, Refusal> {
+        let target = call.target;
+        let facts = call.facts;
+        let param = target
+            .auth
+            .body_param
+            .as_ref()
+            .map(|(name, value)| (name.as_str(), quoted(value)));
+        let inserts = body_inserts(target, facts, param.as_ref().map(|(n, v)| (*n, v.as_str())));
+        let mut spliced = SplicedBody::build(
+            call.body.len(),
+            facts,
+            target.model_name.as_deref(),
+            &inserts,
+        );
+        if call.force_stream {
+            spliced.force_stream(facts);
+        }
+        // Ask a stream for its usage so it can be counted; the client, who did not ask, will
+        // not see the extra event (the response filter hides it).
+        let streaming = facts.stream || call.force_stream;
+        let hide_usage = streaming
+            && !facts.include_usage
+            && target.route_type != RouteType::Embeddings
+            && spliced.ensure_include_usage(facts);
+        let head = upstream_head(call, spliced.len());
+        Ok(Outbound {
+            request: RequestBuf::new(head, call.body.clone(), &spliced),
+            plan: ResponsePlan { hide_usage },
+        })
+    }
+
+    fn response_filter(&self, head: &ResponseHead, plan: &ResponsePlan) -> ResponseFilter {
+        ResponseFilter::for_openai(head, plan.hide_usage)
+    }
+}
+
+/// The provider's path, its `Host`, the client's end-to-end headers and the target's
+/// credentials: the configured auth header replaces the client's unless `allow_override` is set
+/// and the client sent one.
+fn upstream_head(call: &Call<'_>, content_length: usize) -> Vec<u8> {
+    let (client, target) = (call.head, call.target);
+    let auth_name = target.auth.header.as_ref().map(|(n, _)| n.as_bytes());
+    let client_has_auth = auth_name.is_some_and(|n| {
+        client
+            .headers
+            .iter()
+            .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
+    });
+    let keep_client_auth = client_has_auth && target.auth.allow_override;
+    let mut out = start_head(
+        client,
+        &target.upstream.path_and_query,
+        &target.upstream.host_header,
+        |name| !keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)),
+    );
+    if let Some((name, value)) = &target.auth.header {
+        if !keep_client_auth {
+            push(&mut out, name.as_bytes(), value.as_bytes());
+        }
+    }
+    finish_head(&mut out, content_length);
+    out
+}
+
+/// Members inserted at the start of the body: option defaults the client did not set and the
+/// body auth parameter (`name`, JSON-quoted value).
+fn body_inserts<'a>(
+    target: &'a TargetConfig,
+    facts: &BodyFacts,
+    quoted_param: Option<(&'a str, &'a str)>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut inserts: Vec<(&str, &str)> = Vec::new();
+    for (key, literal) in &target.defaults {
+        let present = match *key {
+            "max_tokens" => facts.has_max_tokens,
+            "temperature" => facts.has_temperature,
+            "top_p" => facts.has_top_p,
+            _ => true,
+        };
+        if !present {
+            inserts.push((key, literal.as_str()));
+        }
+    }
+    if let Some(param) = quoted_param {
+        inserts.push(param);
+    }
+    inserts
+}

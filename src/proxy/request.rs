@@ -1,0 +1,172 @@
+//! One client request on its way through the gateway: what it asked for, which targets may
+//! serve it, which have been tried, and when each step happened.
+
+use super::candidates::candidates;
+use super::error::ErrorResponse;
+use crate::body::{BodyFacts, ScanError};
+use crate::config::{AiProxyConfig, ResponseStreaming, RouteType, TargetConfig};
+use crate::ctx::{PluginRuntime, WorkerCtx};
+use crate::http1::RequestHead;
+use crate::provider::Call;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+pub(super) struct ProxyRequest<'a> {
+    pub ctx: &'a WorkerCtx,
+    pub plugin: &'a PluginRuntime,
+    pub head: &'a RequestHead,
+    /// The client's body as received; shared with each attempt's vectored write.
+    pub body: Rc<Vec<u8>>,
+    pub facts: BodyFacts,
+    /// `response_streaming: always` turned streaming on although the client did not ask.
+    pub force_stream: bool,
+    /// Target indices that may serve the request's `model`.
+    pub candidates: Vec<usize>,
+    /// Targets picked so far, in order (retries go elsewhere; the statistics log lists them).
+    pub tried: Vec<usize>,
+    pub timings: Timings,
+}
+
+/// When things happened; durations are derived where they are reported.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timings {
+    /// The request head was parsed.
+    pub received: Instant,
+    /// The current attempt's request was handed to a provider connection.
+    pub sent: Instant,
+    /// The response head that will be relayed arrived.
+    pub answered: Instant,
+}
+
+impl Timings {
+    /// llmux's own time before the request went upstream.
+    pub fn overhead(&self) -> Duration {
+        self.sent.duration_since(self.received)
+    }
+
+    /// The provider's time to its response head.
+    pub fn upstream(&self) -> Duration {
+        self.answered.duration_since(self.sent)
+    }
+
+    /// Request received until the response head (the first token of a stream).
+    pub fn time_to_first_token(&self) -> Duration {
+        self.answered.duration_since(self.received)
+    }
+}
+
+impl<'a> ProxyRequest<'a> {
+    /// Checks the body against the plugin (JSON, `model`, streaming policy, prompts) and finds
+    /// the candidates, or says which 4xx the client gets.
+    pub fn new(
+        ctx: &'a WorkerCtx,
+        plugin: &'a PluginRuntime,
+        head: &'a RequestHead,
+        body: Vec<u8>,
+        received: Instant,
+    ) -> Result<ProxyRequest<'a>, ErrorResponse> {
+        let facts = ctx.scanner.borrow_mut().scan(&body).map_err(scan_error)?;
+        let config = &plugin.config;
+        let force_stream = match config.response_streaming {
+            ResponseStreaming::Deny if facts.stream => {
+                return Err(ErrorResponse::streaming_denied())
+            }
+            ResponseStreaming::Always => !facts.stream,
+            _ => false,
+        };
+        let model = facts.model.as_ref().map(|m| m.value.as_str());
+        let candidates = candidates(config, model)?;
+        check_prompts(&config.targets[candidates[0]], &facts)?;
+        let tried = Vec::with_capacity(candidates.len());
+        Ok(ProxyRequest {
+            ctx,
+            plugin,
+            head,
+            body: Rc::new(body),
+            facts,
+            force_stream,
+            candidates,
+            tried,
+            timings: Timings {
+                received,
+                sent: received,
+                answered: received,
+            },
+        })
+    }
+
+    pub fn config(&self) -> &'a AiProxyConfig {
+        &self.plugin.config
+    }
+
+    pub fn target(&self, t: usize) -> &'a TargetConfig {
+        &self.plugin.config.targets[t]
+    }
+
+    /// The `model` the client asked for.
+    pub fn client_model(&self) -> Option<&str> {
+        self.facts.model.as_ref().map(|m| m.value.as_str())
+    }
+
+    pub fn streaming(&self) -> bool {
+        self.facts.stream || self.force_stream
+    }
+
+    /// What a provider driver needs to build the request for target `t`.
+    pub fn call(&self, t: usize) -> Call<'_> {
+        Call {
+            head: self.head,
+            target: self.target(t),
+            body: &self.body,
+            facts: &self.facts,
+            force_stream: self.force_stream,
+        }
+    }
+
+    /// The balancer's next target, counted as tried; `None` once `retries` are used up or no
+    /// candidate is left (or every remaining one has an open circuit breaker).
+    pub fn next_target(&mut self) -> Option<usize> {
+        if self.tried.len() >= self.max_attempts() {
+            return None;
+        }
+        let hash_key = self.head.header(&self.config().balancer.hash_on_header);
+        let t = self
+            .plugin
+            .balancer()
+            .pick(&self.candidates, &self.tried, hash_key)?;
+        self.tried.push(t);
+        Some(t)
+    }
+
+    /// Whether another attempt could follow this one.
+    pub fn attempts_left(&self) -> bool {
+        self.tried.len() < self.max_attempts() && self.tried.len() < self.candidates.len()
+    }
+
+    fn max_attempts(&self) -> usize {
+        1 + self.config().balancer.retries as usize
+    }
+}
+
+fn scan_error(e: ScanError) -> ErrorResponse {
+    match e {
+        ScanError::ModelNotString => ErrorResponse::new(400, "model must be a string"),
+        ScanError::DuplicateModel => {
+            ErrorResponse::new(400, "request body has more than one model field")
+        }
+        _ => ErrorResponse::bad_json(),
+    }
+}
+
+fn check_prompts(target: &TargetConfig, facts: &BodyFacts) -> Result<(), ErrorResponse> {
+    let ok = match target.route_type {
+        RouteType::Chat => facts.messages_non_empty,
+        RouteType::Completions => facts.has_prompt,
+        RouteType::Embeddings => facts.has_input,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ErrorResponse::no_prompts())
+    }
+}
