@@ -135,6 +135,16 @@ fn status_metrics_and_histograms_match_the_traffic() {
         metrics.contains("llmux_worker_info{worker=\"1\",io_driver="),
         "{metrics}"
     );
+    // The writer kept up, so nothing was dropped; the pool holds the provider connections.
+    assert!(
+        metrics.contains("llmux_statistics_log_dropped_total{worker=\"0\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE llmux_upstream_idle_connections gauge"),
+        "{metrics}"
+    );
+    assert!(text.contains("\"statistics_log_dropped\":0"), "{text}");
 
     let all = get(admin, "/histograms/all");
     assert_eq!(all.status, 200);
@@ -255,4 +265,56 @@ fn status_shows_an_open_breaker_as_unhealthy() {
     });
     assert!(status.contains("\"breaker_open_on_workers\":1"), "{status}");
     assert!(status.contains("\"failures\":1"), "{status}");
+}
+
+/// A model name with `|` in it (target identity used to be a `|`-joined string, split back for
+/// labels) keeps its exact name in `/metrics` labels and in `/status`.
+#[test]
+fn a_model_named_with_a_pipe_keeps_its_name_in_metrics_and_status() {
+    let up = RecordingUpstream::start(|_| Reply::openai_chat("org|model-x", "ok", 10, 5));
+    let yaml = plugin_yaml(
+        &[T::new(
+            "fast",
+            "org|model-x",
+            up.url("/v1/chat/completions"),
+        )],
+        "",
+    );
+    let gw = Gateway::start(&yaml);
+    assert_eq!(post_json(gw.addr(), "/", CHAT, &[]).status, 200);
+    let seen = up.wait_for_requests(1, WAIT);
+    assert_eq!(seen[0].body_json_model().as_deref(), Some("org|model-x"));
+
+    let metrics = get_until(gw.admin_addr(), "/metrics", |b| {
+        b.contains("ai_llm_provider_latency_ms_count{")
+    });
+    let labels = "ai_provider=\"openai\",ai_model=\"org|model-x\",cache_status=\"\",vector_db=\"\",embeddings_provider=\"\",embeddings_model=\"\",workspace=\"default\"";
+    assert!(
+        metrics.contains(&format!("ai_llm_requests_total{{{labels}}} 1")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "ai_llm_tokens_total{{{labels},token_type=\"total_tokens\"}} 15"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("ai_llm_provider_latency_ms_count{{{labels}}} 1")),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("ai_model=\"org\""), "{metrics}");
+
+    let status = get_until(gw.admin_addr(), "/status", |b| {
+        b.contains("\"requests\":1,")
+    });
+    assert!(parse_json(status.as_bytes()).is_ok(), "{status}");
+    assert!(
+        status.contains("\"provider\":\"openai\",\"model\":\"org|model-x\",\"alias\":\"fast\","),
+        "{status}"
+    );
+    assert!(
+        status.contains("\"requests\":1,\"failures\":0,\"prompt_tokens\":10,\"completion_tokens\":5,\"total_tokens\":15"),
+        "{status}"
+    );
 }

@@ -1,5 +1,5 @@
-//! Every row of the spec's error table (section 3), over the wire: status, OpenAI-shaped body,
-//! Kong's message, and nothing sent upstream where nothing should be.
+//! Every row of the error table in docs/behaviour.md (section 3), over the wire: status,
+//! OpenAI-shaped body, Kong's message, and nothing sent upstream where nothing should be.
 
 mod support;
 use std::time::Duration;

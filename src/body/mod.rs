@@ -8,7 +8,7 @@
 //! records byte offsets in the ORIGINAL bytes, and [`SplicedBody`] describes the upstream body
 //! as ranges of those bytes plus a few small owned pieces, ready for one vectored write.
 //!
-//! Decisions (also for the project docs):
+//! Decisions (`docs/decisions.md` lists them too):
 //! - Duplicate top-level keys: JSON parsers disagree (Python/JS/Go keep the last, some keep the
 //!   first, serde rejects). For the keys the gateway acts on (`model`, `stream`,
 //!   `stream_options`) a disagreement would let a client route or stream past a policy, so a

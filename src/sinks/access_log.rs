@@ -205,3 +205,50 @@ impl Entry<'_> {
         o.extend_from_slice(b"}}}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry<'static> {
+        Entry {
+            time_ms: 1,
+            method: "POST",
+            path: "/v1/chat/completions",
+            request_size: 10,
+            status: 200,
+            plugin_id: "p",
+            provider: "openai",
+            request_model: "fast",
+            response_model: "gpt-4o-mini",
+            streaming: false,
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            total_tokens: 3,
+            cost: 0.0,
+            llm_latency_ms: 1.0,
+            time_to_first_token_ms: 1.0,
+            proxy_overhead_ms: 0.1,
+            tried: Vec::new(),
+            payloads: None,
+        }
+    }
+
+    #[test]
+    fn a_writer_that_falls_behind_costs_counted_buffers_not_a_blocked_worker() {
+        let (tx, rx) = bounded::<Vec<u8>>(1);
+        let log = CoreLog::new(tx);
+        log.write(&entry());
+        log.flush();
+        assert_eq!(log.dropped(), 0, "the channel had room");
+        log.write(&entry());
+        log.flush();
+        assert_eq!(log.dropped(), 1, "the channel was full: dropped, counted");
+        let line = rx.try_recv().unwrap();
+        assert!(line.ends_with(b"\n") && line.starts_with(b"{\"started_at\":1,"));
+        drop(rx);
+        log.write(&entry());
+        log.flush();
+        assert_eq!(log.dropped(), 2, "no writer at all: dropped, counted");
+    }
+}
