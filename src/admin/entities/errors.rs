@@ -4,9 +4,8 @@
 //! The config loader's errors become Kong schema violations with a `fields` tree, so a client
 //! sees which part of its plugin was wrong; messages name paths, never configured values.
 
+use super::model::{map, ApiResponse};
 use super::response::ok;
-use super::tree::map;
-use super::ApiResponse;
 use crate::config::ConfigErrors;
 use serde_yaml_ng::{Mapping, Value};
 

@@ -4,7 +4,8 @@
 //! kind, YAML path and name (never its credentials) gives the same ids on every start without
 //! storing anything.
 
-use super::index::{Index, Kind};
+use super::index::Index;
+use super::model::Kind;
 use super::tree::{at, at_mut, get};
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::HashSet;

@@ -5,48 +5,11 @@
 //! after each change), in the config loader's order, so positions and YAML paths match the
 //! loader's error paths.
 
-use super::plugins::Parent;
-use super::tree::{as_map, get, map, ref_key, seq};
+use super::model::{map, Kind, Parent, RefKind, Step};
+use super::tree::{as_map, get, ref_key, seq};
 use serde_yaml_ng::Value;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum RefKind {
-    Service,
-    Route,
-}
-
-impl RefKind {
-    pub(super) fn field(self) -> &'static str {
-        match self {
-            RefKind::Service => "service",
-            RefKind::Route => "route",
-        }
-    }
-
-    pub(super) fn table(self) -> &'static str {
-        match self {
-            RefKind::Service => "services",
-            RefKind::Route => "routes",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Step {
-    Key(&'static str),
-    Idx(usize),
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(super) enum Kind {
-    Service,
-    Route,
-    Plugin,
-}
-
 pub(super) struct Entry {
-    /// Position in its kind's list.
-    pub(super) n: usize,
     pub(super) loc: Vec<Step>,
     /// The YAML path, as the config loader names it (`services[0].routes[1]`).
     pub(super) path: String,
@@ -169,7 +132,6 @@ impl Index {
         };
         let n = list.len();
         list.push(Entry {
-            n,
             loc,
             path,
             id: text("id"),

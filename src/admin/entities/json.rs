@@ -4,8 +4,6 @@
 //! The entity store keeps the decK document as YAML; the Admin API speaks JSON. Body errors say
 //! where, never what: a body may hold credentials.
 
-use super::response::message;
-use super::ApiResponse;
 use crate::body::push_quoted;
 use serde_yaml_ng::{Mapping, Value};
 
@@ -64,9 +62,9 @@ pub(super) fn push_json(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
-/// A JSON object body (empty means `{}`) as a YAML mapping, keys in order. Errors say where,
-/// never what (the body may hold credentials).
-pub(super) fn parse_body(body: &[u8]) -> Result<Mapping, ApiResponse> {
+/// A JSON object body (empty means `{}`) as a YAML mapping, keys in order; `Err` is the message
+/// for the client's 400. Errors say where, never what (the body may hold credentials).
+pub(super) fn parse_body(body: &[u8]) -> Result<Mapping, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Mapping::new());
     }
@@ -74,18 +72,15 @@ pub(super) fn parse_body(body: &[u8]) -> Result<Mapping, ApiResponse> {
     let parsed: Result<Value, _> = simd_json::serde::from_slice(&mut copy);
     match parsed {
         Ok(Value::Mapping(m)) => Ok(m),
-        Ok(_) => Err(message(400, "the request body must be a JSON object")),
+        Ok(_) => Err("the request body must be a JSON object".to_string()),
         Err(e) => {
             let why = match e.error() {
                 simd_json::ErrorType::Serde(s) => s.clone(),
                 other => format!("{other:?} at byte {}", e.index()),
             };
-            Err(message(
-                400,
-                &format!(
-                    "Cannot parse JSON body: {why} (llmux's Admin API takes JSON bodies only: \
-                     send Content-Type: application/json)"
-                ),
+            Err(format!(
+                "Cannot parse JSON body: {why} (llmux's Admin API takes JSON bodies only: \
+                 send Content-Type: application/json)"
             ))
         }
     }

@@ -26,10 +26,9 @@
 //! generates stable ids, `response` and `errors` build Kong's answer shapes, `json` converts
 //! between JSON and the YAML tree, `tree` walks it, and `state_file` persists it.
 
-use crate::config::load_str;
-use errors::config_violation;
 use ids::assign_ids;
 use index::Index;
+use model::yaml_text;
 use serde_yaml_ng::Value;
 use tree::as_map;
 
@@ -38,23 +37,18 @@ mod errors;
 mod ids;
 mod index;
 mod json;
+mod model;
 mod plugins;
 mod response;
 mod state_file;
 mod tree;
 mod views;
 
+pub use model::ApiResponse;
 pub use state_file::write_state_atomically;
 
 #[cfg(test)]
 mod tests;
-
-/// One Admin API answer: the HTTP status and a JSON body (empty for 204).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiResponse {
-    pub status: u16,
-    pub body: String,
-}
 
 /// The running declarative config as a decK document, every entity with an `id`.
 #[derive(Clone)]
@@ -83,8 +77,6 @@ pub fn handles_path(path: &str) -> bool {
     )
 }
 
-type Reply = (ApiResponse, Option<EntityStore>);
-
 impl EntityStore {
     /// From the running config's text (YAML or JSON decK). YAML merge keys are applied;
     /// `${{ env }}` templates are kept as written. Services, routes and plugins without an `id`
@@ -103,22 +95,23 @@ impl EntityStore {
 
     /// The whole decK document, for `--state` files and for `load_str`.
     pub fn to_yaml(&self) -> String {
-        // Serializing a tree that was parsed from YAML or JSON cannot fail.
-        serde_yaml_ng::to_string(&self.doc).unwrap_or_default()
+        yaml_text(&self.doc)
     }
 
-    /// The store for `doc` if the gateway's loader accepts it; else Kong's schema violation,
-    /// with the errors under `target` (the changed plugin's YAML path) as its `fields`.
-    fn checked(
+    /// Handles one Admin API call. `body` is a JSON object (or empty); `env` resolves
+    /// `${{ env "NAME" }}` when the changed document is checked; `now` (unix seconds) stamps
+    /// `created_at`/`updated_at`. A call that changes state returns the new store, which already
+    /// loads with `load_str(&new.to_yaml(), "admin API", env)`; the caller commits it only if the
+    /// gateway accepts that text.
+    pub fn handle(
         &self,
-        doc: Value,
-        target: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &[u8],
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<EntityStore, ApiResponse> {
-        let store = EntityStore { doc };
-        match load_str(&store.to_yaml(), "admin API", env) {
-            Ok(_) => Ok(store),
-            Err(errors) => Err(config_violation(&errors, target)),
-        }
+        now: u64,
+    ) -> (ApiResponse, Option<EntityStore>) {
+        let (response, changed) = dispatch::handle(&self.doc, method, path, body, env, now);
+        (response, changed.map(|doc| EntityStore { doc }))
     }
 }

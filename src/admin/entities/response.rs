@@ -2,8 +2,7 @@
 //! entities, 204s and `{"message":...}`.
 
 use super::json::push_json;
-use super::tree::map;
-use super::ApiResponse;
+use super::model::{map, ApiResponse};
 use serde_yaml_ng::Value;
 
 pub(super) fn list(items: impl Iterator<Item = Value>) -> ApiResponse {

@@ -1,7 +1,7 @@
 //! YAML tree helpers: reading fields the way the config loader does (null is absent, tags are
 //! transparent) and following an entity's location in the document.
 
-use super::index::Step;
+use super::model::Step;
 use serde_yaml_ng::{Mapping, Value};
 
 pub(super) fn as_map(v: &Value) -> Option<&Mapping> {
@@ -62,12 +62,4 @@ pub(super) fn at_mut<'a>(v: &'a mut Value, loc: &[Step]) -> Option<&'a mut Value
             _ => None,
         },
     })
-}
-
-pub(super) fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    let mut m = Mapping::new();
-    for (k, v) in pairs {
-        m.insert(k.into(), v);
-    }
-    Value::Mapping(m)
 }
