@@ -5,8 +5,8 @@
 //! storing anything.
 
 use super::index::Index;
-use super::model::Kind;
-use super::tree::{at, at_mut, get};
+use super::model::{at, at_mut, Kind};
+use crate::config::get;
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::HashSet;
 

@@ -26,11 +26,11 @@
 //! generates stable ids, `response` and `errors` build Kong's answer shapes, `json` converts
 //! between JSON and the YAML tree, `tree` walks it, and `state_file` persists it.
 
+use crate::config::as_mapping;
 use ids::assign_ids;
 use index::Index;
 use model::yaml_text;
 use serde_yaml_ng::Value;
-use tree::as_map;
 
 mod dispatch;
 mod errors;
@@ -41,7 +41,6 @@ mod model;
 mod plugins;
 mod response;
 mod state_file;
-mod tree;
 mod views;
 
 pub use model::ApiResponse;
@@ -86,7 +85,7 @@ impl EntityStore {
             serde_yaml_ng::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
         doc.apply_merge()
             .map_err(|e| format!("invalid YAML merge key: {e}"))?;
-        if as_map(&doc).is_none() {
+        if as_mapping(&doc).is_none() {
             return Err("expected a mapping at the top of the config".to_string());
         }
         assign_ids(&mut doc);

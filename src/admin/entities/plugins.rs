@@ -11,11 +11,10 @@ use super::errors::{
 use super::ids::{is_uuid, unique_id};
 use super::index::Index;
 use super::json::parse_body;
-use super::model::{map, yaml_text, ApiResponse, Call, Parent, RefKind, Reply, Step};
+use super::model::{at_mut, map, yaml_text, ApiResponse, Call, Parent, RefKind, Reply, Step};
 use super::response::{self, message, no_content, not_found, ok};
-use super::tree::{as_map_mut, at_mut, get, seq};
 use super::views;
-use crate::config::load_str;
+use crate::config::{as_mapping_mut, get_seq, load_str};
 use serde_yaml_ng::{Mapping, Value};
 
 /// `GET` of the plugins list, or of the plugins of `parent`.
@@ -87,7 +86,7 @@ pub(super) fn create(cx: &Call, ix: &Index, parent: Option<Parent>) -> Reply {
             refs.push((kind.field(), ix.ref_value(kind, i)));
         }
     }
-    let plugins_len = seq(get(cx.doc, "plugins")).len();
+    let plugins_len = get_seq(cx.doc, "plugins").len();
     let id = id.unwrap_or_else(|| {
         // Never the body: the id must not depend on credentials.
         let seed = format!("plugin\nplugins[{plugins_len}]\n{name}\n{}", cx.now);
@@ -112,7 +111,7 @@ pub(super) fn create(cx: &Call, ix: &Index, parent: Option<Parent>) -> Reply {
         }
     }
     let mut doc = cx.doc.clone();
-    let Some(root) = as_map_mut(&mut doc) else {
+    let Some(root) = as_mapping_mut(&mut doc) else {
         return (message(500, "the running config is not a mapping"), None);
     };
     let plugins = root

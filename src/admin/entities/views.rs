@@ -2,8 +2,8 @@
 //! defaults for what the decK document leaves unset, then whatever else the entity stores.
 
 use super::index::Index;
-use super::model::RefKind;
-use super::tree::{as_map, at, get};
+use super::model::{at, RefKind};
+use crate::config::{as_mapping, get};
 use serde_yaml_ng::{Mapping, Value};
 
 /// Kong's default plugin `protocols`.
@@ -158,7 +158,7 @@ fn with_rest<const N: usize>(known: [(&str, Value); N], stored: &Value, skip: &[
     for (k, v) in known {
         out.insert(k.into(), v);
     }
-    if let Some(m) = as_map(stored) {
+    if let Some(m) = as_mapping(stored) {
         for (k, v) in m {
             let name = k.as_str().unwrap_or_default();
             if !out.contains_key(k) && !skip.contains(&name) {
