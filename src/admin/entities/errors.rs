@@ -4,9 +4,11 @@
 //! The config loader's errors become Kong schema violations with a `fields` tree, so a client
 //! sees which part of its plugin was wrong; messages name paths, never configured values.
 
+use super::json::Json;
 use super::model::{map, steps, ApiResponse, Step};
-use super::response::ok;
+use super::response::respond;
 use crate::config::ConfigErrors;
+use serde::Serialize;
 use serde_yaml_ng::{Mapping, Value};
 
 /// Kong error codes (`kong/db/errors.lua`).
@@ -16,7 +18,17 @@ pub(super) const FOREIGN_KEY_VIOLATION: u16 = 4;
 pub(super) const UNIQUE_VIOLATION: u16 = 5;
 pub(super) const FOREIGN_KEYS_UNRESOLVED: u16 = 13;
 
-/// Kong's error object.
+/// Kong's error object, fields in Kong's order.
+#[derive(Serialize)]
+struct KongError<'a> {
+    message: &'a str,
+    name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Json<'a>>,
+    code: u16,
+}
+
+/// Kong's error object for error `code`, with `fields` (Kong's per-field messages) if any.
 pub(super) fn kong_error(status: u16, code: u16, msg: &str, fields: Option<Value>) -> ApiResponse {
     let name = match code {
         SCHEMA_VIOLATION => "schema violation",
@@ -26,14 +38,13 @@ pub(super) fn kong_error(status: u16, code: u16, msg: &str, fields: Option<Value
         FOREIGN_KEYS_UNRESOLVED => "foreign keys unresolved",
         _ => "error",
     };
-    let mut m = Mapping::new();
-    m.insert("message".into(), Value::String(msg.to_string()));
-    m.insert("name".into(), name.into());
-    if let Some(f) = fields {
-        m.insert("fields".into(), f);
-    }
-    m.insert("code".into(), Value::Number(code.into()));
-    ok(status, &Value::Mapping(m))
+    let error = KongError {
+        message: msg,
+        name,
+        fields: fields.as_ref().map(Json),
+        code,
+    };
+    respond(status, &error)
 }
 
 /// A one-field schema violation (`field` may be dotted: `service.id`).
