@@ -41,7 +41,7 @@ pub use types::{
 // finds entities, reads fields and follows references exactly as the gateway does: the decK
 // entity list (document order, YAML paths, resolved references) and the null-tolerant getters.
 pub(crate) use deck::entities;
-pub(crate) use value::{as_mapping, as_mapping_mut, get, get_seq};
+pub(crate) use value::{as_mapping, as_mapping_mut, get};
 
 use error::{with_source, Diag};
 use std::path::Path;

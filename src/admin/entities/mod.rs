@@ -11,9 +11,10 @@
 //! reference by name, or id when the entity has no name), as decK writes them. Plugins nested in a
 //! service or route stay where they are: they are listed, patched and deleted in place.
 //!
-//! Every service, route and plugin has an `id`: those the file leaves out get a UUID-shaped id
-//! derived from a hash of the entity kind, its YAML path and its name, written into the document,
-//! so that the same file gives the same ids on every start.
+//! Every service, route and plugin has an `id`: those the file leaves out get a name-based UUID
+//! (version 5) of the entity kind, its YAML path and its name, written into the document, so that
+//! the same file gives the same ids on every start; a plugin created without one gets a random
+//! UUID (version 4), as in Kong.
 //!
 //! Responses have Kong 3.x's shapes: entities with Kong's defaults for unset fields,
 //! `{"data":[...],"next":null}` lists, `{"message":"Not found"}` and Kong's error objects

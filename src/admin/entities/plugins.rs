@@ -8,13 +8,13 @@ use super::errors::{
     config_violation, fk_violation, kong_error, violation, FOREIGN_KEYS_UNRESOLVED,
     PRIMARY_KEY_VIOLATION, UNIQUE_VIOLATION,
 };
-use super::ids::{is_uuid, unique_id};
+use super::ids::{is_uuid, random_id};
 use super::index::Index;
 use super::json::parse_body;
 use super::model::{at_mut, map, yaml_text, ApiResponse, Call, Parent, RefKind, Reply, Step};
 use super::response::{self, message, no_content, not_found, ok};
 use super::views;
-use crate::config::{as_mapping_mut, get_seq, load_str};
+use crate::config::{as_mapping_mut, load_str};
 use serde_yaml_ng::{Mapping, Value};
 
 /// `GET` of the plugins list, or of the plugins of `parent`.
@@ -86,14 +86,9 @@ pub(super) fn create(cx: &Call, ix: &Index, parent: Option<Parent>) -> Reply {
             refs.push((kind.field(), ix.ref_value(kind, i)));
         }
     }
-    let plugins_len = get_seq(cx.doc, "plugins").len();
-    let id = id.unwrap_or_else(|| {
-        // Never the body: the id must not depend on credentials.
-        let seed = format!("plugin\nplugins[{plugins_len}]\n{name}\n{}", cx.now);
-        unique_id(&seed, |c| {
-            ix.plugins.iter().any(|e| e.id.as_deref() == Some(c))
-        })
-    });
+    // Kong's id for a new entity without one: random.
+    let id =
+        id.unwrap_or_else(|| random_id(|c| ix.plugins.iter().any(|e| e.id.as_deref() == Some(c))));
     let mut plugin = Mapping::new();
     plugin.insert("id".into(), Value::String(id.clone()));
     plugin.insert("name".into(), Value::String(name));

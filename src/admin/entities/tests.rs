@@ -510,8 +510,9 @@ fn ids_are_stable_and_written_into_the_document() {
     assert_eq!(a.to_yaml(), b.to_yaml());
     let (svc, _) = call(&a, "GET", "/services/svc", "");
     let svc_id = str_at(&json(&svc), &["id"]).to_string();
+    // Name-based (version 5): the same file gives the same ids.
     assert!(
-        is_uuid(&svc_id) && svc_id.as_bytes()[14] == b'4',
+        is_uuid(&svc_id) && svc_id.as_bytes()[14] == b'5',
         "{svc_id}"
     );
     let (chat, _) = call(&a, "GET", "/routes/chat", "");
@@ -811,10 +812,10 @@ fn state_file_is_replaced_atomically() {
 }
 
 #[test]
-fn generated_ids_are_uuid_v4_shaped() {
+fn generated_ids_are_uuid_v5() {
     let id = unique_id("x", |_| false);
     assert!(is_uuid(&id), "{id}");
-    assert_eq!(&id[14..15], "4");
+    assert_eq!(&id[14..15], "5");
     assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
     assert_ne!(unique_id("x", |c| c == id), id);
 }
@@ -858,4 +859,15 @@ fn patch_moves_a_top_level_plugin_between_scopes() {
     );
     assert_eq!((resp.status, none.is_none()), (400, true));
     assert_eq!(call(&st, "DELETE", "/plugins", "").0.status, 405);
+}
+
+#[test]
+fn api_created_plugin_ids_are_random_v4() {
+    let body = small_body("round-robin", "");
+    let (a, _) = call(&store(EMPTY), "POST", "/plugins", &body);
+    let (b, _) = call(&store(EMPTY), "POST", "/plugins", &body);
+    let (a, b) = (json(&a), json(&b));
+    let (a, b) = (str_at(&a, &["id"]), str_at(&b, &["id"]));
+    assert!(is_uuid(a) && &a[14..15] == "4", "{a}");
+    assert_ne!(a, b, "the same call twice, two ids");
 }
