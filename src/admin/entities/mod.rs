@@ -22,10 +22,12 @@
 //! templates included (as Kong returns it: this is the localhost admin API); error messages never
 //! contain configured values.
 //!
-//! The pieces: `dispatch` maps a method and path to a handler, `plugins` changes plugins,
-//! `views` renders entities as Kong shows them, `index` locates entities in the document, `ids`
-//! generates stable ids, `response` and `errors` build Kong's answer shapes, `json` converts
-//! between JSON and the YAML tree, `tree` walks it, and `state_file` persists it.
+//! The pieces, each using only those listed before it: `model` (the shared vocabulary), `json`
+//! (serde_json in and out of the YAML tree), `response` and `errors` (Kong's answer shapes and
+//! error objects), `index` (where each entity is, taken from the config loader's own entity list),
+//! `ids` (the ids clients address entities by), `views` (entities as Kong shows them), `plugins`
+//! (the changes), `dispatch` (the endpoint table), then this file (the store). `state_file`
+//! stands alone: it persists the document.
 
 use crate::config::as_mapping;
 use ids::assign_ids;

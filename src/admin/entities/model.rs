@@ -2,8 +2,7 @@
 //! entity kinds and the way an entity's place in the document is written down.
 //!
 //! It lives in one file that imports nothing else from this folder, so the other files depend on
-//! it instead of on each other, and the module graph stays a chain: `model` <- `index`, `ids` <-
-//! `views`, `plugins` <- `dispatch` <- the store.
+//! it instead of on each other and the folder's modules stay layered (the order is in `mod.rs`).
 
 use crate::config::{as_mapping, as_mapping_mut};
 use serde_yaml_ng::{Mapping, Value};

@@ -1,5 +1,8 @@
 //! Kong's answer shapes for success and plain messages: `{"data":[...],"next":null}` lists,
-//! entities, 204s and `{"message":...}`, written by serde_json.
+//! entities, 204s and `{"message":...}`.
+//!
+//! decK and other Kong clients parse exactly these shapes, so they are structs serde_json writes,
+//! not text put together by hand: the answer is valid JSON whatever a stored config holds.
 
 use super::json::Json;
 use super::model::ApiResponse;

@@ -1,5 +1,9 @@
 //! Entities as Kong's Admin API shows them: Kong 3.x's fields, in Kong's order, with Kong's
 //! defaults for what the decK document leaves unset, then whatever else the entity stores.
+//!
+//! Clients written against Kong read fields Kong always returns (`port`, `protocols`, `enabled`),
+//! and a decK file usually leaves them out, so the defaults are filled in here rather than
+//! written into the document.
 
 use super::index::Index;
 use super::model::{at, RefKind};
