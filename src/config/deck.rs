@@ -152,6 +152,16 @@ pub(crate) enum Ref {
     },
 }
 
+impl Ref {
+    /// The entity this one is nested in, if any.
+    pub(crate) fn parent(&self) -> Option<usize> {
+        match self {
+            Ref::Index(parent) | Ref::Nested { parent, .. } => Some(*parent),
+            Ref::Key { .. } => None,
+        }
+    }
+}
+
 pub(crate) struct RawService {
     pub path: String,
     pub name: Option<String>,
@@ -188,6 +198,13 @@ pub(crate) struct Doc<'a> {
     pub services: Vec<RawService>,
     pub routes: Vec<RawRoute>,
     pub plugins: Vec<RawPlugin<'a>>,
+}
+
+/// The services, routes and plugins of `root` as the loader collects them (document order, YAML
+/// paths, nesting, references), without reporting what is wrong with them: the Admin API's
+/// entity store locates entities with it, so its positions and paths are the loader's.
+pub(crate) fn entities(root: &Value) -> Doc<'_> {
+    read_doc(root, &mut Diag::default())
 }
 
 /// Check the whole document and collect its entities.

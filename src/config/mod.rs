@@ -41,6 +41,12 @@ pub use types::{
     ResponseStreaming, RouteType, TargetConfig, TokensCountStrategy, UpstreamUrl,
 };
 
+// What the Admin API's entity store (`crate::admin::entities`) shares with the loader, so it
+// finds entities, reads fields and follows references exactly as the gateway does: the decK
+// entity list (document order, YAML paths, resolved references) and the null-tolerant getters.
+pub(crate) use deck::entities;
+pub(crate) use value::{as_mapping, as_mapping_mut, get};
+
 use error::{with_source, Diag};
 use std::path::Path;
 

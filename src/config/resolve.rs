@@ -81,20 +81,10 @@ pub(crate) fn resolve(doc: Doc<'_>, d: &mut Diag) -> GatewayConfig {
         d,
     );
 
-    let find_service = |key: &str| {
-        doc.services
-            .iter()
-            .position(|s| s.name.as_deref() == Some(key) || s.id.as_deref() == Some(key))
-    };
-    let find_route = |key: &str| {
-        doc.routes
-            .iter()
-            .position(|r| r.name.as_deref() == Some(key) || r.id.as_deref() == Some(key))
-    };
     let route_services: Vec<Option<usize>> = doc
         .routes
         .iter()
-        .map(|r| resolve_ref(&r.service, "service", &find_service, d).unwrap_or(None))
+        .map(|r| reported(doc.service_of(&r.service), d).unwrap_or(None))
         .collect();
     let label_service = |i: usize| {
         label(
@@ -109,8 +99,8 @@ pub(crate) fn resolve(doc: Doc<'_>, d: &mut Diag) -> GatewayConfig {
     let mut seen: HashMap<Scope, String> = HashMap::new();
     for p in doc.plugins.iter().filter(|p| p.enabled) {
         let (Ok(route), Ok(service)) = (
-            resolve_ref(&p.route, "route", &find_route, d),
-            resolve_ref(&p.service, "service", &find_service, d),
+            reported(doc.route_of(&p.route), d),
+            reported(doc.service_of(&p.service), d),
         ) else {
             continue;
         };
@@ -255,35 +245,62 @@ fn label(name: &Option<String>, id: &Option<String>, path: &str) -> String {
         .unwrap_or_else(|| path.to_string())
 }
 
-/// `Err` when the reference is broken (reported); `Ok(None)` when there is none.
-fn resolve_ref(
+/// A reference that does not resolve: the YAML path of the reference and what is wrong with it.
+pub(crate) struct BrokenRef {
+    pub path: String,
+    pub message: String,
+}
+
+impl Doc<'_> {
+    /// The service a reference points to (`Ok(None)`: there is none), as the gateway routes:
+    /// the first service whose name or id is the key.
+    pub(crate) fn service_of(&self, r: &Option<Ref>) -> Result<Option<usize>, BrokenRef> {
+        lookup(r, "service", &|key| {
+            (self.services.iter())
+                .position(|s| s.name.as_deref() == Some(key) || s.id.as_deref() == Some(key))
+        })
+    }
+
+    /// The route a reference points to, like [`Doc::service_of`].
+    pub(crate) fn route_of(&self, r: &Option<Ref>) -> Result<Option<usize>, BrokenRef> {
+        lookup(r, "route", &|key| {
+            (self.routes.iter())
+                .position(|r| r.name.as_deref() == Some(key) || r.id.as_deref() == Some(key))
+        })
+    }
+}
+
+fn lookup(
     r: &Option<Ref>,
     kind: &str,
     find: &dyn Fn(&str) -> Option<usize>,
-    d: &mut Diag,
-) -> Result<Option<usize>, ()> {
+) -> Result<Option<usize>, BrokenRef> {
     match r {
         None => Ok(None),
         Some(Ref::Index(i)) => Ok(Some(*i)),
         Some(Ref::Key { key, path }) => match find(key) {
             Some(i) => Ok(Some(i)),
-            None => {
-                d.err(path, format!("{kind} `{key}` is not defined in this file"));
-                Err(())
-            }
+            None => Err(BrokenRef {
+                path: path.clone(),
+                message: format!("{kind} `{key}` is not defined in this file"),
+            }),
         },
         Some(Ref::Nested { parent, key, path }) => {
             if find(key) == Some(*parent) {
                 Ok(Some(*parent))
             } else {
-                d.err(
-                    path,
-                    format!("must name the enclosing {kind}, or be left out"),
-                );
-                Err(())
+                Err(BrokenRef {
+                    path: path.clone(),
+                    message: format!("must name the enclosing {kind}, or be left out"),
+                })
             }
         }
     }
+}
+
+/// `Err` (reported) when the reference is broken.
+fn reported<T>(r: Result<T, BrokenRef>, d: &mut Diag) -> Result<T, ()> {
+    r.map_err(|e| d.err(&e.path, e.message))
 }
 
 /// Kong: names and ids are unique per entity type.

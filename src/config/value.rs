@@ -87,6 +87,15 @@ pub(crate) fn as_mapping(v: &Value) -> Option<&Mapping> {
     }
 }
 
+/// The mapping inside `v`, looking through YAML tags, for editing.
+pub(crate) fn as_mapping_mut(v: &mut Value) -> Option<&mut Mapping> {
+    match v {
+        Value::Mapping(m) => Some(m),
+        Value::Tagged(t) => as_mapping_mut(&mut t.value),
+        _ => None,
+    }
+}
+
 /// What kind of value this is, for error messages (never the value itself: it may be a secret).
 pub(crate) fn kind(v: &Value) -> &'static str {
     match v {

@@ -4,10 +4,11 @@
 //! The config loader's errors become Kong schema violations with a `fields` tree, so a client
 //! sees which part of its plugin was wrong; messages name paths, never configured values.
 
-use super::response::ok;
-use super::tree::map;
-use super::ApiResponse;
+use super::json::Json;
+use super::model::{map, steps, ApiResponse, Step};
+use super::response::respond;
 use crate::config::ConfigErrors;
+use serde::Serialize;
 use serde_yaml_ng::{Mapping, Value};
 
 /// Kong error codes (`kong/db/errors.lua`).
@@ -17,7 +18,17 @@ pub(super) const FOREIGN_KEY_VIOLATION: u16 = 4;
 pub(super) const UNIQUE_VIOLATION: u16 = 5;
 pub(super) const FOREIGN_KEYS_UNRESOLVED: u16 = 13;
 
-/// Kong's error object.
+/// Kong's error object, fields in Kong's order.
+#[derive(Serialize)]
+struct KongError<'a> {
+    message: &'a str,
+    name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Json<'a>>,
+    code: u16,
+}
+
+/// Kong's error object for error `code`, with `fields` (Kong's per-field messages) if any.
 pub(super) fn kong_error(status: u16, code: u16, msg: &str, fields: Option<Value>) -> ApiResponse {
     let name = match code {
         SCHEMA_VIOLATION => "schema violation",
@@ -27,21 +38,19 @@ pub(super) fn kong_error(status: u16, code: u16, msg: &str, fields: Option<Value
         FOREIGN_KEYS_UNRESOLVED => "foreign keys unresolved",
         _ => "error",
     };
-    let mut m = Mapping::new();
-    m.insert("message".into(), Value::String(msg.to_string()));
-    m.insert("name".into(), name.into());
-    if let Some(f) = fields {
-        m.insert("fields".into(), f);
-    }
-    m.insert("code".into(), Value::Number(code.into()));
-    ok(status, &Value::Mapping(m))
+    let error = KongError {
+        message: msg,
+        name,
+        fields: fields.as_ref().map(Json),
+        code,
+    };
+    respond(status, &error)
 }
 
 /// A one-field schema violation (`field` may be dotted: `service.id`).
 pub(super) fn violation(field: &str, why: &str) -> ApiResponse {
     let mut fields = Value::Null;
-    let segs: Vec<Seg> = field.split('.').map(|s| Seg::Key(s.to_string())).collect();
-    put_field(&mut fields, &segs, why);
+    put_field(&mut fields, &steps(field), why);
     let msg = format!("schema violation ({field}: {why})");
     kong_error(400, SCHEMA_VIOLATION, &msg, Some(fields))
 }
@@ -73,8 +82,7 @@ pub(super) fn config_violation(errors: &ConfigErrors, target: Option<&str>) -> A
                 .and_then(|rest| rest.strip_prefix('.'))
                 .filter(|rest| !rest.is_empty())
         });
-        let placed =
-            relative.is_some_and(|rel| put_field(&mut fields, &parse_path(rel), &e.message));
+        let placed = relative.is_some_and(|rel| put_field(&mut fields, &steps(rel), &e.message));
         if !placed {
             if target.is_some_and(|t| e.path == t) {
                 entity.push(Value::String(e.message.clone()));
@@ -96,34 +104,9 @@ pub(super) fn config_violation(errors: &ConfigErrors, target: Option<&str>) -> A
     kong_error(400, SCHEMA_VIOLATION, &msg, Some(fields))
 }
 
-enum Seg {
-    Key(String),
-    Idx(usize),
-}
-
-/// `config.targets[0].model.nmae` as segments.
-fn parse_path(path: &str) -> Vec<Seg> {
-    let mut segs = Vec::new();
-    for part in path.split('.') {
-        let (key, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        segs.push(Seg::Key(key.to_string()));
-        while let Some(end) = rest.find(']') {
-            match rest[1..end].parse() {
-                Ok(i) => segs.push(Seg::Idx(i)),
-                Err(_) => segs.push(Seg::Key(rest[1..end].to_string())),
-            }
-            rest = &rest[end + 1..];
-        }
-    }
-    segs
-}
-
 /// Puts `msg` at `segs` in a Kong `fields` tree (lists for indices, as Kong's cjson writes
 /// them); `false` when the tree has something else there.
-fn put_field(node: &mut Value, segs: &[Seg], msg: &str) -> bool {
+fn put_field(node: &mut Value, segs: &[Step], msg: &str) -> bool {
     match segs.split_first() {
         None => match node {
             Value::Null => {
@@ -137,7 +120,7 @@ fn put_field(node: &mut Value, segs: &[Seg], msg: &str) -> bool {
             }
             _ => false,
         },
-        Some((Seg::Key(k), rest)) => {
+        Some((Step::Key(k), rest)) => {
             if node.is_null() {
                 *node = Value::Mapping(Mapping::new());
             }
@@ -147,7 +130,7 @@ fn put_field(node: &mut Value, segs: &[Seg], msg: &str) -> bool {
             let child = m.entry(Value::String(k.clone())).or_insert(Value::Null);
             put_field(child, rest, msg)
         }
-        Some((Seg::Idx(i), rest)) => {
+        Some((Step::Idx(i), rest)) => {
             if node.is_null() {
                 *node = Value::Sequence(Vec::new());
             }

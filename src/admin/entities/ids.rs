@@ -1,13 +1,20 @@
-//! Generated ids: every service, route and plugin gets one, stable for the same config text.
+//! Entity ids: every service, route and plugin has one, as in Kong.
 //!
-//! Kong clients address entities by id, and a decK file may leave ids out; hashing the entity's
-//! kind, YAML path and name (never its credentials) gives the same ids on every start without
-//! storing anything.
+//! Kong clients address entities by id, and a decK file may leave ids out. Those get a name-based
+//! UUID (version 5) of the entity's kind, YAML path and name (never its credentials), so the same
+//! file gives the same ids on every start without storing anything. A plugin created through the
+//! Admin API without an id gets a random one (version 4), as Kong gives it.
 
-use super::index::{Index, Kind};
-use super::tree::{at, at_mut, get};
+use super::index::Index;
+use super::model::{at, at_mut, Kind};
+use crate::config::get;
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::HashSet;
+use uuid::Uuid;
+
+/// The namespace of llmux's name-based ids: a random UUID, fixed once (changing it changes every
+/// generated id, so files without ids would get new ones on the next start).
+const NAMESPACE: Uuid = Uuid::from_u128(0x8c1c_0d4b_a271_4875_bcfd_2ee3_ff4c_36e3);
 
 /// Gives every service, route and plugin without an `id` a stable one (first key of the entity).
 pub(super) fn assign_ids(doc: &mut Value) {
@@ -40,16 +47,17 @@ pub(super) fn assign_ids(doc: &mut Value) {
     }
 }
 
-/// A UUID-v4-shaped id from `seed`, skipping those `taken` says are in use.
+/// The name-based id of `seed`; while `taken` says an id is in use, the next of `seed` followed by
+/// `\n1`, `\n2`, ...
 pub(super) fn unique_id(seed: &str, taken: impl Fn(&str) -> bool) -> String {
-    let mut n = 0u32;
+    let mut n = 0u64;
     loop {
         let text = if n == 0 {
             seed.to_string()
         } else {
             format!("{seed}\n{n}")
         };
-        let id = uuid_from(fnv1a_128(text.as_bytes()));
+        let id = Uuid::new_v5(&NAMESPACE, text.as_bytes()).to_string();
         if !taken(&id) {
             return id;
         }
@@ -57,33 +65,51 @@ pub(super) fn unique_id(seed: &str, taken: impl Fn(&str) -> bool) -> String {
     }
 }
 
-/// FNV-1a, 128 bits: stable across Rust versions and platforms (unlike `DefaultHasher`).
-fn fnv1a_128(bytes: &[u8]) -> u128 {
-    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-    bytes
-        .iter()
-        .fold(OFFSET, |h, &b| (h ^ u128::from(b)).wrapping_mul(PRIME))
+/// A random id that `taken` does not hold.
+pub(super) fn random_id(taken: impl Fn(&str) -> bool) -> String {
+    loop {
+        let id = Uuid::new_v4().to_string();
+        if !taken(&id) {
+            return id;
+        }
+    }
 }
 
-fn uuid_from(h: u128) -> String {
-    // Version 4, RFC 4122 variant.
-    let h = (h & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-    let hex = format!("{h:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
+/// Whether Kong takes `s` as an id: a hyphenated UUID in either case (Kong's `is_valid_uuid`
+/// checks the length, 36, and the 8-4-4-4-12 hex digits; braced, URN and 32-digit forms are
+/// not ids).
 pub(super) fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
+    s.len() == 36 && Uuid::try_parse(s).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_kong_accepts() {
+        assert!(is_uuid("0b5c3f0e-1111-4222-8333-444455556666"));
+        assert!(is_uuid("0B5C3F0E-1111-4222-8333-444455556666"));
+        // Any version and variant, as Kong's pattern.
+        assert!(is_uuid("00000000-0000-0000-0000-000000000000"));
+        for not_an_id in [
+            "0b5c3f0e111142228333444455556666",
+            "{0b5c3f0e-1111-4222-8333-444455556666}",
+            "urn:uuid:0b5c3f0e-1111-4222-8333-444455556666",
+            "0b5c3f0e-1111-4222-8333-44445555666g",
+            "0b5c3f0e-1111-4222-8333_444455556666",
+            "not-a-uuid",
+            "",
+        ] {
+            assert!(!is_uuid(not_an_id), "{not_an_id}");
+        }
+    }
+
+    #[test]
+    fn random_ids_are_v4_and_avoid_taken_ones() {
+        let id = random_id(|_| false);
+        assert!(is_uuid(&id), "{id}");
+        assert_eq!(&id[14..15], "4", "{id}");
+        assert_ne!(random_id(|c| c == id), id);
+    }
 }

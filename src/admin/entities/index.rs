@@ -2,51 +2,15 @@
 //! refers to.
 //!
 //! The YAML tree stays the one source of truth; the index is rebuilt from it for each call (and
-//! after each change), in the config loader's order, so positions and YAML paths match the
-//! loader's error paths.
+//! after each change) out of the config loader's own entity list, so positions, YAML paths and
+//! references are exactly the gateway's, and the loader's error paths point at index entries.
 
-use super::plugins::Parent;
-use super::tree::{as_map, get, map, ref_key, seq};
+use super::model::{map, steps, Kind, Parent, RefKind, Step};
+use crate::config;
 use serde_yaml_ng::Value;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum RefKind {
-    Service,
-    Route,
-}
-
-impl RefKind {
-    pub(super) fn field(self) -> &'static str {
-        match self {
-            RefKind::Service => "service",
-            RefKind::Route => "route",
-        }
-    }
-
-    pub(super) fn table(self) -> &'static str {
-        match self {
-            RefKind::Service => "services",
-            RefKind::Route => "routes",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Step {
-    Key(&'static str),
-    Idx(usize),
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(super) enum Kind {
-    Service,
-    Route,
-    Plugin,
-}
-
 pub(super) struct Entry {
-    /// Position in its kind's list.
-    pub(super) n: usize,
+    /// Where it is in the document.
     pub(super) loc: Vec<Step>,
     /// The YAML path, as the config loader names it (`services[0].routes[1]`).
     pub(super) path: String,
@@ -57,12 +21,22 @@ pub(super) struct Entry {
     /// The service/route this entity is nested in.
     pub(super) parent_service: Option<usize>,
     pub(super) parent_route: Option<usize>,
-    /// Its own `service:`/`route:` reference (name or id), if any.
-    service_ref: Option<String>,
-    route_ref: Option<String>,
 }
 
-#[derive(Default)]
+impl Entry {
+    fn new(path: &str, id: &Option<String>, name: Option<String>) -> Entry {
+        Entry {
+            loc: steps(path),
+            path: path.to_string(),
+            id: id.clone(),
+            name,
+            instance_name: None,
+            parent_service: None,
+            parent_route: None,
+        }
+    }
+}
+
 pub(super) struct Index {
     pub(super) services: Vec<Entry>,
     pub(super) routes: Vec<Entry>,
@@ -74,113 +48,49 @@ pub(super) struct Index {
 }
 
 impl Index {
-    /// Walks the document in the loader's order.
+    /// The loader's entities of `doc`. A reference the loader would reject (the document then
+    /// never becomes the running one) counts as the entity it is nested in, or as none.
     pub(super) fn build(doc: &Value) -> Index {
-        let mut ix = Index::default();
-        let Some(root) = as_map(doc) else {
-            return ix;
-        };
-        for (k, v) in root {
-            match k.as_str() {
-                Some("services") => {
-                    for (i, s) in seq(Some(v)).iter().enumerate() {
-                        let loc = vec![Step::Key("services"), Step::Idx(i)];
-                        let path = format!("services[{i}]");
-                        let Some(si) =
-                            ix.push(Kind::Service, s, loc.clone(), path.clone(), None, None)
-                        else {
-                            continue;
-                        };
-                        for (j, r) in seq(get(s, "routes")).iter().enumerate() {
-                            let loc = [&loc[..], &[Step::Key("routes"), Step::Idx(j)]].concat();
-                            let path = format!("{path}.routes[{j}]");
-                            ix.push_route(r, loc, path, Some(si));
-                        }
-                        for (j, p) in seq(get(s, "plugins")).iter().enumerate() {
-                            let loc = [&loc[..], &[Step::Key("plugins"), Step::Idx(j)]].concat();
-                            let path = format!("{path}.plugins[{j}]");
-                            ix.push(Kind::Plugin, p, loc, path, Some(si), None);
-                        }
-                    }
-                }
-                Some("routes") => {
-                    for (i, r) in seq(Some(v)).iter().enumerate() {
-                        let loc = vec![Step::Key("routes"), Step::Idx(i)];
-                        ix.push_route(r, loc, format!("routes[{i}]"), None);
-                    }
-                }
-                Some("plugins") => {
-                    for (i, p) in seq(Some(v)).iter().enumerate() {
-                        let loc = vec![Step::Key("plugins"), Step::Idx(i)];
-                        ix.push(Kind::Plugin, p, loc, format!("plugins[{i}]"), None, None);
-                    }
-                }
-                _ => {}
-            }
-        }
-        ix.route_service = (0..ix.routes.len())
-            .map(|r| {
-                let e = &ix.routes[r];
-                e.parent_service
-                    .or_else(|| e.service_ref.as_deref().and_then(|k| ix.find_service(k)))
+        let deck = config::entities(doc);
+        let services = (deck.services.iter())
+            .map(|s| Entry::new(&s.path, &s.id, s.name.clone()))
+            .collect();
+        let routes = (deck.routes.iter())
+            .map(|r| Entry {
+                parent_service: r.service.as_ref().and_then(|s| s.parent()),
+                ..Entry::new(&r.path, &r.id, r.name.clone())
             })
             .collect();
-        ix.plugin_scope = (0..ix.plugins.len())
+        let plugins = (deck.plugins.iter())
+            .map(|p| Entry {
+                instance_name: p.instance_name.clone(),
+                parent_service: p.service.as_ref().and_then(|s| s.parent()),
+                parent_route: p.route.as_ref().and_then(|r| r.parent()),
+                ..Entry::new(&p.path, &p.id, Some(p.name.clone()))
+            })
+            .collect();
+        let route_service = (deck.routes.iter())
+            .map(|r| {
+                (deck.service_of(&r.service))
+                    .unwrap_or_else(|_| r.service.as_ref().and_then(|s| s.parent()))
+            })
+            .collect();
+        let plugin_scope = (deck.plugins.iter())
             .map(|p| {
-                let e = &ix.plugins[p];
-                let route = e
-                    .parent_route
-                    .or_else(|| e.route_ref.as_deref().and_then(|k| ix.find_route(k)));
-                let service = e
-                    .parent_service
-                    .or_else(|| e.service_ref.as_deref().and_then(|k| ix.find_service(k)));
+                let route = (deck.route_of(&p.route))
+                    .unwrap_or_else(|_| p.route.as_ref().and_then(|r| r.parent()));
+                let service = (deck.service_of(&p.service))
+                    .unwrap_or_else(|_| p.service.as_ref().and_then(|s| s.parent()));
                 (route, service)
             })
             .collect();
-        ix
-    }
-
-    fn push_route(&mut self, r: &Value, loc: Vec<Step>, path: String, service: Option<usize>) {
-        let Some(ri) = self.push(Kind::Route, r, loc.clone(), path.clone(), service, None) else {
-            return;
-        };
-        for (j, p) in seq(get(r, "plugins")).iter().enumerate() {
-            let loc = [&loc[..], &[Step::Key("plugins"), Step::Idx(j)]].concat();
-            let path = format!("{path}.plugins[{j}]");
-            self.push(Kind::Plugin, p, loc, path, None, Some(ri));
+        Index {
+            services,
+            routes,
+            plugins,
+            route_service,
+            plugin_scope,
         }
-    }
-
-    fn push(
-        &mut self,
-        kind: Kind,
-        v: &Value,
-        loc: Vec<Step>,
-        path: String,
-        parent_service: Option<usize>,
-        parent_route: Option<usize>,
-    ) -> Option<usize> {
-        as_map(v)?;
-        let text = |key| get(v, key).and_then(Value::as_str).map(str::to_string);
-        let list = match kind {
-            Kind::Service => &mut self.services,
-            Kind::Route => &mut self.routes,
-            Kind::Plugin => &mut self.plugins,
-        };
-        let n = list.len();
-        list.push(Entry {
-            n,
-            loc,
-            path,
-            id: text("id"),
-            name: text("name"),
-            instance_name: text("instance_name"),
-            parent_service,
-            parent_route,
-            service_ref: get(v, "service").and_then(ref_key).map(str::to_string),
-            route_ref: get(v, "route").and_then(ref_key).map(str::to_string),
-        });
-        Some(n)
     }
 
     pub(super) fn all(&self) -> impl Iterator<Item = (Kind, &Entry)> {

@@ -11,9 +11,10 @@
 //! reference by name, or id when the entity has no name), as decK writes them. Plugins nested in a
 //! service or route stay where they are: they are listed, patched and deleted in place.
 //!
-//! Every service, route and plugin has an `id`: those the file leaves out get a UUID-shaped id
-//! derived from a hash of the entity kind, its YAML path and its name, written into the document,
-//! so that the same file gives the same ids on every start.
+//! Every service, route and plugin has an `id`: those the file leaves out get a name-based UUID
+//! (version 5) of the entity kind, its YAML path and its name, written into the document, so that
+//! the same file gives the same ids on every start; a plugin created without one gets a random
+//! UUID (version 4), as in Kong.
 //!
 //! Responses have Kong 3.x's shapes: entities with Kong's defaults for unset fields,
 //! `{"data":[...],"next":null}` lists, `{"message":"Not found"}` and Kong's error objects
@@ -21,40 +22,35 @@
 //! templates included (as Kong returns it: this is the localhost admin API); error messages never
 //! contain configured values.
 //!
-//! The pieces: `dispatch` maps a method and path to a handler, `plugins` changes plugins,
-//! `views` renders entities as Kong shows them, `index` locates entities in the document, `ids`
-//! generates stable ids, `response` and `errors` build Kong's answer shapes, `json` converts
-//! between JSON and the YAML tree, `tree` walks it, and `state_file` persists it.
+//! The pieces, each using only those listed before it: `model` (the shared vocabulary), `json`
+//! (serde_json in and out of the YAML tree), `response` and `errors` (Kong's answer shapes and
+//! error objects), `index` (where each entity is, taken from the config loader's own entity list),
+//! `ids` (the ids clients address entities by), `views` (entities as Kong shows them), `plugins`
+//! (the changes), `dispatch` (the endpoint table), then this file (the store). `state_file`
+//! stands alone: it persists the document.
 
-use crate::config::load_str;
-use errors::config_violation;
+use crate::config::as_mapping;
 use ids::assign_ids;
 use index::Index;
+use model::yaml_text;
 use serde_yaml_ng::Value;
-use tree::as_map;
 
 mod dispatch;
 mod errors;
 mod ids;
 mod index;
 mod json;
+mod model;
 mod plugins;
 mod response;
 mod state_file;
-mod tree;
 mod views;
 
+pub use model::ApiResponse;
 pub use state_file::write_state_atomically;
 
 #[cfg(test)]
 mod tests;
-
-/// One Admin API answer: the HTTP status and a JSON body (empty for 204).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiResponse {
-    pub status: u16,
-    pub body: String,
-}
 
 /// The running declarative config as a decK document, every entity with an `id`.
 #[derive(Clone)]
@@ -83,8 +79,6 @@ pub fn handles_path(path: &str) -> bool {
     )
 }
 
-type Reply = (ApiResponse, Option<EntityStore>);
-
 impl EntityStore {
     /// From the running config's text (YAML or JSON decK). YAML merge keys are applied;
     /// `${{ env }}` templates are kept as written. Services, routes and plugins without an `id`
@@ -94,7 +88,7 @@ impl EntityStore {
             serde_yaml_ng::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
         doc.apply_merge()
             .map_err(|e| format!("invalid YAML merge key: {e}"))?;
-        if as_map(&doc).is_none() {
+        if as_mapping(&doc).is_none() {
             return Err("expected a mapping at the top of the config".to_string());
         }
         assign_ids(&mut doc);
@@ -103,22 +97,23 @@ impl EntityStore {
 
     /// The whole decK document, for `--state` files and for `load_str`.
     pub fn to_yaml(&self) -> String {
-        // Serializing a tree that was parsed from YAML or JSON cannot fail.
-        serde_yaml_ng::to_string(&self.doc).unwrap_or_default()
+        yaml_text(&self.doc)
     }
 
-    /// The store for `doc` if the gateway's loader accepts it; else Kong's schema violation,
-    /// with the errors under `target` (the changed plugin's YAML path) as its `fields`.
-    fn checked(
+    /// Handles one Admin API call. `body` is a JSON object (or empty); `env` resolves
+    /// `${{ env "NAME" }}` when the changed document is checked; `now` (unix seconds) stamps
+    /// `created_at`/`updated_at`. A call that changes state returns the new store, which already
+    /// loads with `load_str(&new.to_yaml(), "admin API", env)`; the caller commits it only if the
+    /// gateway accepts that text.
+    pub fn handle(
         &self,
-        doc: Value,
-        target: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &[u8],
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<EntityStore, ApiResponse> {
-        let store = EntityStore { doc };
-        match load_str(&store.to_yaml(), "admin API", env) {
-            Ok(_) => Ok(store),
-            Err(errors) => Err(config_violation(&errors, target)),
-        }
+        now: u64,
+    ) -> (ApiResponse, Option<EntityStore>) {
+        let (response, changed) = dispatch::handle(&self.doc, method, path, body, env, now);
+        (response, changed.map(|doc| EntityStore { doc }))
     }
 }

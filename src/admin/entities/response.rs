@@ -1,28 +1,36 @@
 //! Kong's answer shapes for success and plain messages: `{"data":[...],"next":null}` lists,
 //! entities, 204s and `{"message":...}`.
+//!
+//! decK and other Kong clients parse exactly these shapes, so they are structs serde_json writes,
+//! not text put together by hand: the answer is valid JSON whatever a stored config holds.
 
-use super::json::push_json;
-use super::tree::map;
-use super::ApiResponse;
+use super::json::Json;
+use super::model::ApiResponse;
+use serde::Serialize;
 use serde_yaml_ng::Value;
 
+/// Kong's list envelope.
+#[derive(Serialize)]
+struct List<'a> {
+    data: Vec<Json<'a>>,
+    /// Always null: every list fits on one page.
+    next: Option<()>,
+}
+
+/// Kong's plain answer (`{"message":"Not found"}`).
+#[derive(Serialize)]
+struct Message<'a> {
+    message: &'a str,
+}
+
 pub(super) fn list(items: impl Iterator<Item = Value>) -> ApiResponse {
-    let mut out = Vec::new();
-    out.extend_from_slice(b"{\"data\":[");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        push_json(&item, &mut out);
-    }
-    out.extend_from_slice(b"],\"next\":null}");
-    respond(200, out)
+    let items: Vec<Value> = items.collect();
+    let data = items.iter().map(Json).collect();
+    respond(200, &List { data, next: None })
 }
 
 pub(super) fn ok(status: u16, v: &Value) -> ApiResponse {
-    let mut out = Vec::new();
-    push_json(v, &mut out);
-    respond(status, out)
+    respond(status, &Json(v))
 }
 
 pub(super) fn no_content() -> ApiResponse {
@@ -37,12 +45,19 @@ pub(super) fn not_found() -> ApiResponse {
 }
 
 pub(super) fn message(status: u16, text: &str) -> ApiResponse {
-    ok(status, &map([("message", Value::String(text.to_string()))]))
+    respond(status, &Message { message: text })
 }
 
-fn respond(status: u16, body: Vec<u8>) -> ApiResponse {
-    ApiResponse {
-        status,
-        body: String::from_utf8(body).unwrap_or_default(),
+/// `body` as the JSON answer with `status`.
+pub(super) fn respond(status: u16, body: &impl Serialize) -> ApiResponse {
+    match serde_json::to_string(body) {
+        Ok(body) => ApiResponse { status, body },
+        // Only a Serialize impl can fail, and the answer shapes here never do; should one, the
+        // client still gets a JSON answer saying so.
+        Err(e) => ApiResponse {
+            status: 500,
+            body: serde_json::json!({ "message": format!("cannot write the answer as JSON: {e}") })
+                .to_string(),
+        },
     }
 }

@@ -1,25 +1,20 @@
 //! Entities as Kong's Admin API shows them: Kong 3.x's fields, in Kong's order, with Kong's
 //! defaults for what the decK document leaves unset, then whatever else the entity stores.
+//!
+//! Clients written against Kong read fields Kong always returns (`port`, `protocols`, `enabled`),
+//! and a decK file usually leaves them out, so the defaults are filled in here rather than
+//! written into the document.
 
-use super::dispatch::Call;
-use super::index::{Index, RefKind};
-use super::tree::{as_map, at, get};
+use super::index::Index;
+use super::model::{at, RefKind};
+use crate::config::{as_mapping, get};
 use serde_yaml_ng::{Mapping, Value};
 
 /// Kong's default plugin `protocols`.
 const PLUGIN_PROTOCOLS: [&str; 4] = ["grpc", "grpcs", "http", "https"];
 
-impl Call<'_> {
-    pub(super) fn service_json(&self, s: usize) -> Value {
-        service_json(self.doc(), self.ix, s)
-    }
-
-    pub(super) fn route_json(&self, r: usize) -> Value {
-        route_json(self.doc(), self.ix, r)
-    }
-}
-
-pub(super) fn plugin_json(doc: &Value, ix: &Index, p: usize) -> Value {
+/// Plugin `p` as Kong shows it.
+pub(super) fn plugin(doc: &Value, ix: &Index, p: usize) -> Value {
     let e = &ix.plugins[p];
     let v = at(doc, &e.loc).unwrap_or(&Value::Null);
     let (route, service) = ix.plugin_scope[p];
@@ -54,7 +49,8 @@ pub(super) fn plugin_json(doc: &Value, ix: &Index, p: usize) -> Value {
     with_rest(known, v, &[])
 }
 
-fn service_json(doc: &Value, ix: &Index, s: usize) -> Value {
+/// Service `s` as Kong shows it: `url` split into its parts, nested routes and plugins left out.
+pub(super) fn service(doc: &Value, ix: &Index, s: usize) -> Value {
     let v = at(doc, &ix.services[s].loc).unwrap_or(&Value::Null);
     let url = get(v, "url").and_then(Value::as_str).map(split_url);
     let part = |key: &str, from_url: Option<Value>, default: Value| {
@@ -118,7 +114,8 @@ fn service_json(doc: &Value, ix: &Index, s: usize) -> Value {
     with_rest(known, v, &["url", "routes", "plugins"])
 }
 
-fn route_json(doc: &Value, ix: &Index, r: usize) -> Value {
+/// Route `r` as Kong shows it, with its `service` as `{"id": ...}`.
+pub(super) fn route(doc: &Value, ix: &Index, r: usize) -> Value {
     let v = at(doc, &ix.routes[r].loc).unwrap_or(&Value::Null);
     let part = |key: &str, default: Value| get(v, key).cloned().unwrap_or(default);
     let known = [
@@ -165,7 +162,7 @@ fn with_rest<const N: usize>(known: [(&str, Value); N], stored: &Value, skip: &[
     for (k, v) in known {
         out.insert(k.into(), v);
     }
-    if let Some(m) = as_map(stored) {
+    if let Some(m) = as_mapping(stored) {
         for (k, v) in m {
             let name = k.as_str().unwrap_or_default();
             if !out.contains_key(k) && !skip.contains(&name) {
