@@ -53,6 +53,8 @@ pub mod stats;
 pub mod usage;
 
 mod admin;
+#[cfg(test)]
+mod alloc_count;
 mod ctx;
 mod mock;
 mod provider;

@@ -95,6 +95,18 @@ impl BodyScanner {
 
     /// Validates `body` (JSON, object at top) and extracts the facts routing needs.
     pub fn scan(&mut self, body: &[u8]) -> Result<BodyFacts, ScanError> {
+        self.scan_with(body, None)
+    }
+
+    /// [`scan`](Self::scan) into `facts`, reusing the previous model string's allocation.
+    pub fn scan_into(&mut self, body: &[u8], facts: &mut BodyFacts) -> Result<(), ScanError> {
+        let spare = facts.model.take().map(|m| m.value);
+        *facts = self.scan_with(body, spare)?;
+        Ok(())
+    }
+
+    /// `spare`: a string to hold the model value, so a reused scan allocates nothing for it.
+    fn scan_with(&mut self, body: &[u8], spare: Option<String>) -> Result<BodyFacts, ScanError> {
         if body.is_empty() {
             return Err(ScanError::NotJson { offset: None });
         }
@@ -111,7 +123,7 @@ impl BodyScanner {
             &mut tape,
         );
         let result = match parsed {
-            Ok(()) => walk(&tape.0, body, base),
+            Ok(()) => walk(&tape.0, body, base, spare),
             Err(e) => Err(parse_error(&e)),
         };
         self.tape = tape.reset().0;
@@ -150,7 +162,12 @@ fn parse_error(e: &simd_json::Error) -> Fail {
     }
 }
 
-fn walk(nodes: &[Node<'_>], body: &[u8], base: usize) -> Result<BodyFacts, Fail> {
+fn walk(
+    nodes: &[Node<'_>],
+    body: &[u8],
+    base: usize,
+    mut spare: Option<String>,
+) -> Result<BodyFacts, Fail> {
     let len = match nodes.first() {
         Some(&Node::Object { len, .. }) => len,
         Some(_) => return Err(ScanError::NotObject.into()),
@@ -184,7 +201,14 @@ fn walk(nodes: &[Node<'_>], body: &[u8], base: usize) -> Result<BodyFacts, Fail>
                 };
                 let off = offset(body, base, value)?;
                 let end = raw::string_end(body, off).ok_or(Fail::Broken)?;
-                let value = value.to_owned();
+                let value = match spare.take() {
+                    Some(mut s) => {
+                        s.clear();
+                        s.push_str(value);
+                        s
+                    }
+                    None => value.to_owned(),
+                };
                 f.model = Some(ModelValue {
                     value,
                     raw: off - 1..end,

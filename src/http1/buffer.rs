@@ -38,6 +38,11 @@ impl ReadBuf {
         self.len() == 0
     }
 
+    /// The most one read can return without the buffer growing first.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Marks `n` leading bytes as used.
     pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.buf.len());

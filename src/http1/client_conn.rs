@@ -18,6 +18,9 @@ use monoio::net::TcpStream;
 use std::future::Future;
 use std::time::Duration;
 
+/// How long a provider may take before llmux starts watching the client for a hang-up.
+pub const WATCH_AFTER: Duration = Duration::from_millis(20);
+
 /// Why no request head could be read (each maps to one error response, then close).
 #[derive(Debug)]
 pub enum HeadReadError {
@@ -53,26 +56,32 @@ impl ClientConn {
         }
     }
 
-    /// Waits for the next request head: up to `idle` for its first byte, then up to `header`
-    /// for the rest. `Ok(None)`: the client closed or idled out between requests.
-    pub async fn read_head(
-        &mut self,
-        limits: &Limits,
-        idle: Duration,
-        header: Duration,
-    ) -> Result<Option<RequestHead>, HeadReadError> {
-        if self.buf.is_empty() {
-            match monoio::time::timeout(idle, self.buf.fill(&mut self.stream)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return Ok(None),
-            }
+    /// Waits up to `idle` for the first byte of the next request; `false` when the client
+    /// closed or idled out between requests.
+    pub async fn wait_for_request(&mut self, idle: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return true;
         }
+        matches!(
+            monoio::time::timeout(idle, self.buf.fill(&mut self.stream)).await,
+            Ok(Ok(n)) if n > 0
+        )
+    }
+
+    /// Reads the rest of a request head into `head` (reused storage), within `header` of
+    /// now. `Ok(false)`: the client closed before the head was complete.
+    pub async fn read_head_into(
+        &mut self,
+        head: &mut RequestHead,
+        limits: &Limits,
+        header: Duration,
+    ) -> Result<bool, HeadReadError> {
         let deadline = monoio::time::Instant::now() + header;
         loop {
-            match RequestHead::parse(self.buf.data(), limits) {
-                Ok(Some((head, used))) => {
+            match RequestHead::parse_into(self.buf.data(), limits, head) {
+                Ok(Some(used)) => {
                     self.buf.consume(used);
-                    return Ok(Some(head));
+                    return Ok(true);
                 }
                 Ok(None) => {}
                 Err(HeadError::TooLarge(m)) => return Err(HeadReadError::TooLarge(m)),
@@ -80,14 +89,14 @@ impl ClientConn {
             }
             match monoio::time::timeout_at(deadline, self.buf.fill(&mut self.stream)).await {
                 Ok(Ok(n)) if n > 0 => {}
-                Ok(_) => return Ok(None),
+                Ok(_) => return Ok(false),
                 Err(_) => return Err(HeadReadError::Timeout),
             }
         }
     }
 
-    /// Reads the body `framing` announces, whole, refusing more than `limit` bytes; `timeout`
-    /// bounds each wait for more bytes.
+    /// Reads the body `framing` announces, whole, into `body` (emptied first), refusing more
+    /// than `limit` bytes; `timeout` bounds each wait for more bytes.
     ///
     /// The body is read whole before proxying: llmux must see `model` before choosing a target,
     /// and providers expect a `Content-Length` body.
@@ -96,9 +105,11 @@ impl ClientConn {
         framing: Framing,
         limit: usize,
         timeout: Duration,
-    ) -> Result<Vec<u8>, BodyError> {
+        body: &mut Vec<u8>,
+    ) -> Result<(), BodyError> {
+        body.clear();
         match framing {
-            Framing::Empty | Framing::UntilClose => Ok(Vec::new()),
+            Framing::Empty | Framing::UntilClose => Ok(()),
             Framing::Length(n) => {
                 let n = usize::try_from(n).map_err(|_| BodyError::TooLarge)?;
                 if n > limit {
@@ -107,11 +118,12 @@ impl ClientConn {
                 while self.buf.len() < n {
                     self.fill(timeout).await?;
                 }
-                Ok(self.buf.take(n))
+                body.extend_from_slice(&self.buf.data()[..n]);
+                self.buf.consume(n);
+                Ok(())
             }
             Framing::Chunked => {
                 let mut decoder = ChunkedDecoder::new();
-                let mut body = Vec::new();
                 loop {
                     let mut over = false;
                     let progress = decoder
@@ -130,7 +142,7 @@ impl ClientConn {
                         return Err(BodyError::TooLarge);
                     }
                     if progress.done {
-                        return Ok(body);
+                        return Ok(());
                     }
                     self.fill(timeout).await?;
                 }
@@ -154,16 +166,23 @@ impl ClientConn {
 
     /// Runs `work` while watching the client: `None` if the client closes its connection (or
     /// it fails) first, in which case `work` is dropped unfinished. Bytes the client sends
-    /// meanwhile (a pipelined request) are kept for the next `read_head`, and watching stops.
+    /// meanwhile (a pipelined request) are kept for the next request, and watching stops.
     ///
-    /// The watch is a cancelable read: when `work` finishes first the read is cancelled and
-    /// still awaited, so the buffer comes back with whatever the kernel had already read.
+    /// The watch starts only once `work` has taken [`WATCH_AFTER`]: most answers come sooner
+    /// than a client could give up, and not watching them saves a read op and its canceller
+    /// (allocations) per request. The watch is a cancelable read: when `work` finishes first
+    /// the read is cancelled and still awaited, so the buffer comes back with whatever the
+    /// kernel had already read.
     pub async fn unless_closed<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        monoio::select! {
+            out = &mut work => return Some(out),
+            _ = monoio::time::sleep(WATCH_AFTER) => {}
+        }
         let canceller = Canceller::new();
         let watch = self
             .buf
             .fill_cancelable(&mut self.stream, canceller.handle());
-        let mut work = std::pin::pin!(work);
         let mut watch = std::pin::pin!(watch);
         monoio::select! {
             out = &mut work => {

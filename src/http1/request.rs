@@ -5,7 +5,7 @@
 //! coding other than a final `chunked` could be read differently by llmux and the upstream,
 //! which is how request smuggling starts.
 
-use super::headers::{has_token, locate, parse_content_length, positions, HeaderPos};
+use super::headers::{has_token, locate, parse_content_length, positions_into, HeaderPos};
 use super::Framing;
 use std::fmt;
 
@@ -50,6 +50,9 @@ impl fmt::Display for HeadError {
 }
 
 /// A request head copied out of the read buffer; header names and values are ranges into `raw`.
+///
+/// One head is reused from request to request ([`RequestHead::parse_into`]), so its two
+/// vectors stop allocating once they have held a typical head.
 #[derive(Debug, Clone)]
 pub struct RequestHead {
     pub raw: Vec<u8>,
@@ -61,6 +64,21 @@ pub struct RequestHead {
     pub framing: Framing,
     pub keep_alive: bool,
     pub expect_continue: bool,
+}
+
+impl Default for RequestHead {
+    fn default() -> Self {
+        RequestHead {
+            raw: Vec::new(),
+            method: 0..0,
+            target: 0..0,
+            version: 1,
+            headers: Vec::new(),
+            framing: Framing::Empty,
+            keep_alive: true,
+            expect_continue: false,
+        }
+    }
 }
 
 impl RequestHead {
@@ -95,6 +113,17 @@ impl RequestHead {
     /// Parses a head from the start of `buf`. `Ok(None)` means more bytes are needed.
     /// On success also returns how many bytes of `buf` the head used.
     pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
+        let mut head = RequestHead::default();
+        Ok(RequestHead::parse_into(buf, limits, &mut head)?.map(|used| (head, used)))
+    }
+
+    /// [`parse`](Self::parse) into `head`, reusing its buffers. On `Ok(Some(used))` `head` holds
+    /// the new request; otherwise its contents are unspecified.
+    pub fn parse_into(
+        buf: &[u8],
+        limits: &Limits,
+        head: &mut RequestHead,
+    ) -> Result<Option<usize>, HeadError> {
         // Uninitialised stack storage: no allocation and no 3 KiB memset per request.
         let mut storage = [std::mem::MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
         let slots = &mut storage[..limits.max_headers.min(MAX_HEADERS)];
@@ -124,23 +153,17 @@ impl RequestHead {
                 limits.max_head_bytes
             )));
         }
-        let raw = buf[..used].to_vec();
-        let method = locate(buf, req.method.unwrap_or("").as_bytes(), 0);
-        let target = locate(buf, req.path.unwrap_or("").as_bytes(), method.end);
-        let version = req.version.unwrap_or(1);
-        let headers = positions(buf, req.headers);
-        let mut head = RequestHead {
-            raw,
-            method,
-            target,
-            version,
-            headers,
-            framing: Framing::Empty,
-            keep_alive: version == 1,
-            expect_continue: false,
-        };
+        head.raw.clear();
+        head.raw.extend_from_slice(&buf[..used]);
+        head.method = locate(buf, req.method.unwrap_or("").as_bytes(), 0);
+        head.target = locate(buf, req.path.unwrap_or("").as_bytes(), head.method.end);
+        head.version = req.version.unwrap_or(1);
+        positions_into(&mut head.headers, buf, req.headers);
+        head.framing = Framing::Empty;
+        head.keep_alive = head.version == 1;
+        head.expect_continue = false;
         head.apply_semantics()?;
-        Ok(Some((head, used)))
+        Ok(Some(used))
     }
 
     fn apply_semantics(&mut self) -> Result<(), HeadError> {

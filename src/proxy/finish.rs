@@ -14,14 +14,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Books how relaying target `t`'s answer ended. `listed`: the answer's status was in
 /// `failover_criteria` and already counted as a failure, so it is not counted again.
-pub(super) fn finish(req: &ProxyRequest<'_>, t: usize, listed: bool, relayed: Relayed) -> Next {
+pub(super) fn finish(
+    req: &ProxyRequest<'_>,
+    t: usize,
+    listed: bool,
+    relayed: Relayed,
+    filter: &ResponseFilter,
+) -> Next {
     let target = req.target(t);
     match relayed {
-        Relayed::Done {
-            next,
-            status,
-            filter,
-        } => {
+        Relayed::Done { next, status } => {
             let e2e = req.timings.sent.elapsed();
             let usage = filter.usage(&mut req.ctx.usage_parser.borrow_mut());
             let tally = tally(target, usage);
@@ -34,11 +36,11 @@ pub(super) fn finish(req: &ProxyRequest<'_>, t: usize, listed: bool, relayed: Re
                 }
                 drop(balancer);
                 if usage.is_none() && (200..300).contains(&status) {
-                    count_later(req, target, &filter);
+                    count_later(req, target, filter);
                 }
             }
             if target.log_statistics {
-                log_statistics(req, t, status, &tally, &filter, e2e);
+                log_statistics(req, t, status, &tally, filter, e2e);
             }
             next
         }
@@ -92,7 +94,7 @@ fn count_later(req: &ProxyRequest<'_>, target: &TargetConfig, filter: &ResponseF
     let Some(completion_text) = filter.completion_text(&mut parser) else {
         return;
     };
-    let prompt = parser.prompt(&req.body);
+    let prompt = parser.prompt(req.body);
     let job = CountJob {
         key: target.key.clone(),
         costs: (
@@ -128,6 +130,7 @@ fn log_statistics(
     let target = req.target(t);
     let tried = req
         .tried
+        .as_slice()
         .iter()
         .filter_map(|&i| req.config().targets.get(i))
         .map(|t| Tried {
@@ -162,7 +165,7 @@ fn log_statistics(
         time_to_first_token_ms: req.timings.time_to_first_token().as_secs_f64() * 1000.0,
         proxy_overhead_ms: req.timings.overhead().as_secs_f64() * 1000.0,
         tried,
-        payloads: response.as_ref().map(|r| (req.body.as_slice(), r.as_ref())),
+        payloads: response.map(|r| (req.body.as_slice(), r)),
     };
     log.write(&entry);
 }

@@ -6,6 +6,9 @@ pub(crate) mod listener;
 mod tick;
 mod worker;
 
+#[cfg(test)]
+mod alloc_tests;
+
 use crate::config::GatewayConfig;
 use crate::ctx::{Generation, MergeLink};
 use crate::settings::Settings;

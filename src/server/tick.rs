@@ -48,6 +48,8 @@ pub fn merge_tick(ctx: &WorkerCtx) {
         }
     }
     if ship_hists {
+        // Once a second: per-request buffers beyond what the last second needed go back.
+        ctx.scratch.trim();
         link.last_hist_ship.set(Instant::now());
         let core = std::mem::take(&mut *ctx.core_hists.borrow_mut());
         if !hist_targets.is_empty() || !core.overhead.is_empty() {

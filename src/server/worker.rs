@@ -6,10 +6,8 @@
 //! timer tick, so no cross-thread wakeups are needed.
 
 use super::tick::{install, merge_tick, Control};
-use crate::body::BodyScanner;
 use crate::ctx::{Generation, MergeLink, WorkerCtx};
 use crate::settings::{IoDriver, Settings};
-use crate::upstream::Pool;
 use crossbeam::channel::{Receiver, Sender, TryRecvError};
 use monoio::io::Canceller;
 use std::cell::{Cell, RefCell};
@@ -77,27 +75,15 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
             }
         }
     }
-    let ctx = Rc::new(WorkerCtx {
-        id: spec.id,
-        generation: RefCell::new(Rc::new(spec.generation)),
-        retired: RefCell::new(Vec::new()),
-        pool: RefCell::new(Pool::new(
-            spec.settings.pool_max_idle,
-            spec.settings.pool_idle_timeout,
-        )),
-        scanner: RefCell::new(BodyScanner::new()),
-        usage_parser: RefCell::new(crate::usage::UsageParser::new()),
+    let ctx = Rc::new(WorkerCtx::new(
+        spec.id,
+        spec.generation,
+        spec.settings,
         tls,
-        settings: spec.settings,
-        in_flight: Cell::new(0),
-        open_connections: Cell::new(0),
-        shutting_down: Cell::new(false),
-        merge: spec.merge,
-        tokenizer: spec.tokenizer,
-        last_merged: RefCell::new(None),
-        core_hists: RefCell::new(crate::stats::CoreHists::default()),
-        access_log: spec.access_log.map(crate::sinks::access_log::CoreLog::new),
-    });
+        spec.merge,
+        spec.tokenizer,
+        spec.access_log.map(crate::sinks::access_log::CoreLog::new),
+    ));
     let canceller = Rc::new(RefCell::new(Some(Canceller::new())));
     let accepting = Rc::new(Cell::new(listeners.len()));
     for listener in listeners {

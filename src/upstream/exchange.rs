@@ -9,7 +9,7 @@ use super::io::UpstreamIo;
 use super::peer::{HttpPeer, PeerKey};
 use super::request_buf::RequestBuf;
 use crate::http1::{ReadBuf, ResponseHead};
-use monoio::io::AsyncWriteRentExt;
+use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 use std::time::Duration;
 
@@ -148,14 +148,32 @@ pub async fn connect(
 
 impl UpstreamConn {
     /// Writes the whole request and hands the buffer back, so a stale pooled connection can
-    /// be replaced and the same bytes sent again.
+    /// be replaced and the same bytes sent again (after `RequestBuf::rewind`).
+    ///
+    /// The loop is monoio's `write_vectored_all` without its per-call copy of the iovec array:
+    /// `RequestBuf` advances its own iovecs after a partial write.
     pub async fn send(
         &mut self,
         req: RequestBuf,
         timeout: Duration,
     ) -> (Result<(), AttemptError>, RequestBuf) {
-        match monoio::time::timeout(timeout, self.io.write_vectored_all(req)).await {
-            Ok((Ok(_), req)) => (Ok(()), req),
+        let io = &mut self.io;
+        let write_all = async move {
+            let mut req = req;
+            while req.remaining() > 0 {
+                let (res, back) = io.writev(req).await;
+                req = back;
+                match res {
+                    Ok(0) => return (Err(std::io::ErrorKind::WriteZero.into()), req),
+                    Ok(n) => req.advance(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return (Err(e), req),
+                }
+            }
+            (Ok(()), req)
+        };
+        match monoio::time::timeout(timeout, write_all).await {
+            Ok((Ok(()), req)) => (Ok(()), req),
             Ok((Err(e), req)) => (
                 Err(err(
                     FailKind::Closed,
@@ -166,8 +184,8 @@ impl UpstreamConn {
                 req,
             ),
             Err(_) => {
-                // The timed-out write owned the buffer; rebuild nothing: the caller gives up
-                // on this target, so an empty buffer is never sent.
+                // The timed-out write owned the buffer; the caller gives up on this target,
+                // so the empty stand-in is never sent.
                 (
                     Err(err(
                         FailKind::Timeout,
@@ -175,26 +193,28 @@ impl UpstreamConn {
                         &self.key,
                         format!("writing request timed out after {} ms", timeout.as_millis()),
                     )),
-                    RequestBuf::empty(),
+                    RequestBuf::default(),
                 )
             }
         }
     }
 
-    /// Reads until a final (non-1xx) response head is complete. `read_timeout` bounds each wait
-    /// between two reads, as nginx's `proxy_read_timeout` does.
-    pub async fn read_head(
+    /// Reads until a final (non-1xx) response head is complete, into `head` (reused from
+    /// request to request). `read_timeout` bounds each wait between two reads, as nginx's
+    /// `proxy_read_timeout` does.
+    pub async fn read_head_into(
         &mut self,
         read_timeout: Duration,
-    ) -> Result<ResponseHead, AttemptError> {
+        head: &mut ResponseHead,
+    ) -> Result<(), AttemptError> {
         loop {
-            match ResponseHead::parse(self.buf.data(), false) {
-                Ok(Some((head, used))) => {
+            match ResponseHead::parse_into(self.buf.data(), false, head) {
+                Ok(Some(used)) => {
                     self.buf.consume(used);
                     if (100..200).contains(&head.status) && head.status != 101 {
                         continue;
                     }
-                    return Ok(head);
+                    return Ok(());
                 }
                 Ok(None) => {}
                 Err(e) => return Err(err(FailKind::InvalidHeader, true, &self.key, e)),

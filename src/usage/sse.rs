@@ -56,6 +56,22 @@ impl SseFilter {
         }
     }
 
+    /// Ready for a new stream, keeping the buffers' capacity (up to what one stream needs).
+    pub fn reset(&mut self, hide_usage_event: bool) {
+        self.hide_usage_event = hide_usage_event;
+        self.pending.clear();
+        self.pending.shrink_to(KEEP_CAPACITY);
+        self.oversized = false;
+        self.line_start = true;
+        self.after_cr = false;
+        self.owed_lf = None;
+        self.usage = None;
+        self.text.clear();
+        self.text.shrink_to(KEEP_CAPACITY);
+        self.data.clear();
+        self.data.shrink_to(KEEP_CAPACITY);
+    }
+
     /// Whether a usage-only event will be left out (so the body's length changes).
     pub fn hides_usage_event(&self) -> bool {
         self.hide_usage_event
