@@ -13,6 +13,18 @@ thread_local! {
     // Const-initialised and without a destructor: reading it never allocates and works even
     // while the thread is being torn down.
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    // Bytes allocated minus bytes freed by this thread (frees of other threads' memory count
+    // where they happen).
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+}
+
+/// Heap bytes this thread allocated and has not freed, so far.
+pub(crate) fn live_bytes_on_this_thread() -> i64 {
+    LIVE.try_with(Cell::get).unwrap_or(0)
+}
+
+fn track(delta: i64) {
+    let _ = LIVE.try_with(|c| c.set(c.get() + delta));
 }
 
 /// Heap allocations (and reallocations) made by this thread so far.
@@ -32,23 +44,27 @@ struct Counting;
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
+        track(layout.size() as i64);
         // SAFETY: forwarded as received; the caller upholds `GlobalAlloc::alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count();
+        track(layout.size() as i64);
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        track(-(layout.size() as i64));
         // SAFETY: `ptr` came from this allocator, i.e. from `System`, with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count();
+        track(new_size as i64 - layout.size() as i64);
         // SAFETY: `ptr` came from `System` with `layout`; the caller upholds `realloc`'s contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }

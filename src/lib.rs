@@ -56,6 +56,7 @@ mod admin;
 #[cfg(test)]
 mod alloc_count;
 mod ctx;
+mod deadline;
 mod mock;
 mod provider;
 mod proxy;

@@ -96,15 +96,18 @@ impl ScratchPool {
     }
 
     /// Keeps only as many spares as the busiest moment since the last trim needed, so memory
-    /// taken by a burst goes back once it is over. Called on the merge tick.
-    pub fn trim(&self) {
+    /// taken by a burst goes back once it is over. Called on the merge tick; returns how many
+    /// were freed.
+    pub fn trim(&self) -> usize {
         let keep = self.peak.get().saturating_sub(self.in_use.get());
         let mut free = self.free.borrow_mut();
-        if free.len() > keep {
+        let freed = free.len().saturating_sub(keep);
+        if freed > 0 {
             free.truncate(keep);
             free.shrink_to(keep.max(16));
         }
         self.peak.set(self.in_use.get());
+        freed
     }
 
     #[cfg(test)]

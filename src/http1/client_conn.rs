@@ -5,17 +5,20 @@
 //! watching whether the client hangs up", and never see the stream or the buffer. Bytes after
 //! one request (a pipelined next request) stay in the buffer for the next `read_head`.
 //!
-//! Every wait is bounded by the caller's timeout. A timed-out read is dropped with its future;
-//! the connection is then closed, never read again, so bytes io_uring may still have moved into
-//! the lost buffer cannot be misread as the next request.
+//! Every wait is bounded by the caller's timeout, through the worker's deadline table
+//! ([`crate::deadline`]) rather than a timer per read: on expiry the socket's read side is shut
+//! down, the pending read ends, and the connection is closed after at most an error answer,
+//! never read again.
 
 use super::buffer::ReadBuf;
 use super::chunked::ChunkedDecoder;
 use super::request::{HeadError, Limits, RequestHead};
 use super::Framing;
+use crate::deadline::{Deadline, OnExpiry};
 use monoio::io::{AsyncWriteRentExt, Canceller};
 use monoio::net::TcpStream;
 use std::future::Future;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// How long a provider may take before llmux starts watching the client for a hang-up.
@@ -42,6 +45,8 @@ pub enum BodyError {
 }
 
 pub struct ClientConn {
+    // Declared before `stream`, so its registration is dropped before the socket closes.
+    deadline: Deadline,
     stream: TcpStream,
     buf: ReadBuf,
 }
@@ -50,10 +55,26 @@ impl ClientConn {
     pub fn new(stream: TcpStream) -> ClientConn {
         let _ = stream.set_nodelay(true);
         ClientConn {
+            deadline: Deadline::register(stream.as_raw_fd(), OnExpiry::Read),
             stream,
-            // Grows for large bodies; idle keep-alive and streaming connections stay small.
-            buf: ReadBuf::with_capacity(4 * 1024),
+            // Storage comes from the thread's spares at the first read; grows for large bodies.
+            buf: ReadBuf::empty(),
         }
+    }
+
+    /// Gives the read buffer's storage back while nothing is left to read from it (a request
+    /// whose answer will take a while holds none).
+    pub fn release_buffer(&mut self) {
+        self.buf.release();
+    }
+
+    /// One read into the buffer, bounded by the armed deadline: `Ok(0)` when the client closed
+    /// or the deadline expired (tell them apart with `self.deadline.expired()`).
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        if self.deadline.expired() {
+            return Ok(0);
+        }
+        self.buf.fill(&mut self.stream).await
     }
 
     /// Waits up to `idle` for the first byte of the next request; `false` when the client
@@ -62,10 +83,10 @@ impl ClientConn {
         if !self.buf.is_empty() {
             return true;
         }
-        matches!(
-            monoio::time::timeout(idle, self.buf.fill(&mut self.stream)).await,
-            Ok(Ok(n)) if n > 0
-        )
+        self.deadline.arm(idle);
+        let read = self.fill().await;
+        self.deadline.disarm();
+        matches!(read, Ok(n) if n > 0)
     }
 
     /// Reads the rest of a request head into `head` (reused storage), within `header` of
@@ -76,7 +97,17 @@ impl ClientConn {
         limits: &Limits,
         header: Duration,
     ) -> Result<bool, HeadReadError> {
-        let deadline = monoio::time::Instant::now() + header;
+        self.deadline.arm(header);
+        let result = self.read_head_armed(head, limits).await;
+        self.deadline.disarm();
+        result
+    }
+
+    async fn read_head_armed(
+        &mut self,
+        head: &mut RequestHead,
+        limits: &Limits,
+    ) -> Result<bool, HeadReadError> {
         loop {
             match RequestHead::parse_into(self.buf.data(), limits, head) {
                 Ok(Some(used)) => {
@@ -87,10 +118,10 @@ impl ClientConn {
                 Err(HeadError::TooLarge(m)) => return Err(HeadReadError::TooLarge(m)),
                 Err(e) => return Err(HeadReadError::Malformed(e.to_string())),
             }
-            match monoio::time::timeout_at(deadline, self.buf.fill(&mut self.stream)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                Ok(_) => return Ok(false),
-                Err(_) => return Err(HeadReadError::Timeout),
+            match self.fill().await {
+                Ok(n) if n > 0 => {}
+                _ if self.deadline.expired() => return Err(HeadReadError::Timeout),
+                _ => return Ok(false),
             }
         }
     }
@@ -116,7 +147,7 @@ impl ClientConn {
                     return Err(BodyError::TooLarge);
                 }
                 while self.buf.len() < n {
-                    self.fill(timeout).await?;
+                    self.fill_body(timeout).await?;
                 }
                 body.extend_from_slice(&self.buf.data()[..n]);
                 self.buf.consume(n);
@@ -144,17 +175,21 @@ impl ClientConn {
                     if progress.done {
                         return Ok(());
                     }
-                    self.fill(timeout).await?;
+                    self.fill_body(timeout).await?;
                 }
             }
         }
     }
 
-    async fn fill(&mut self, timeout: Duration) -> Result<(), BodyError> {
-        match monoio::time::timeout(timeout, self.buf.fill(&mut self.stream)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => Err(BodyError::Closed),
-            Ok(Ok(_)) => Ok(()),
-            Err(_) => Err(BodyError::Timeout),
+    /// One read of body bytes, waiting at most `timeout`.
+    async fn fill_body(&mut self, timeout: Duration) -> Result<(), BodyError> {
+        self.deadline.arm(timeout);
+        let read = self.fill().await;
+        self.deadline.disarm();
+        match read {
+            Ok(n) if n > 0 => Ok(()),
+            _ if self.deadline.expired() => Err(BodyError::Timeout),
+            _ => Err(BodyError::Closed),
         }
     }
 
@@ -177,8 +212,16 @@ impl ClientConn {
         let mut work = std::pin::pin!(work);
         monoio::select! {
             out = &mut work => return Some(out),
-            _ = monoio::time::sleep(WATCH_AFTER) => {}
+            _ = self.deadline.nudge(WATCH_AFTER) => {}
         }
+        let result = self.watch_while(work).await;
+        // Unless the client sent more meanwhile, the buffer goes back until the next request.
+        self.buf.release();
+        result
+    }
+
+    async fn watch_while<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
         let canceller = Canceller::new();
         let watch = self
             .buf

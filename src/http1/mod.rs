@@ -15,6 +15,7 @@ pub mod decimal;
 pub mod headers;
 pub mod request;
 pub mod response;
+pub mod spare;
 
 pub use buffer::ReadBuf;
 pub use chunked::{ChunkError, ChunkedDecoder};

@@ -108,6 +108,7 @@ async fn serve_listeners(listeners: Vec<std::net::TcpListener>, args: MockArgs) 
             Err(e) => crate::error!("mock provider listener: {e}"),
         }
     }
+    monoio::spawn(crate::deadline::run_ticker());
     let mut tasks = Vec::new();
     for listener in adopted {
         let args = args.clone();

@@ -54,6 +54,11 @@ impl ResponseFilter {
         };
     }
 
+    /// An event stream: the body arrives in pieces, maybe seconds apart.
+    pub(crate) fn is_stream(&self) -> bool {
+        self.mode == Mode::Sse
+    }
+
     /// The body the client gets may differ in length from the provider's (an event is
     /// hidden), so the provider's `Content-Length` cannot be passed on.
     pub(crate) fn changes_length(&self) -> bool {

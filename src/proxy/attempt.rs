@@ -163,7 +163,11 @@ async fn exchange(
             Err(e) => return (Err(e), request),
         }
     }
-    let mut conn = match connect(peer, &ctx.tls, options.connect_timeout).await {
+    // Boxed: the TCP + TLS handshake future is the largest piece of the connection's task
+    // (about 2.8 KiB), and a new connection is rare once the pool is warm; inline, every
+    // connection's task would carry that space for its whole life, streams included.
+    let connecting = Box::pin(connect(peer, &ctx.tls, options.connect_timeout));
+    let mut conn = match connecting.await {
         Ok(conn) => conn,
         Err(e) => return (Err(e), request),
     };

@@ -155,6 +155,8 @@ async fn serve_one(
     if let Some(resp) = miss {
         return reply(client, resp, head.keep_alive).await;
     }
+    // The request is read: until its answer comes, the connection needs no read buffer.
+    client.release_buffer();
     let Some(plugin) = plugin else {
         // A matched plugin always has a runtime in its own generation; never reached.
         let resp = ErrorResponse::new(500, "internal error: the matched plugin is not loaded");

@@ -13,7 +13,7 @@ use super::Next;
 use crate::ctx::IoScratch;
 use crate::http1::chunked::{encode_chunk, LAST_CHUNK};
 use crate::http1::headers::{is_hop_by_hop, push};
-use crate::http1::{ChunkedDecoder, ClientConn, Decimal, Framing, ResponseHead};
+use crate::http1::{spare, ChunkedDecoder, ClientConn, Decimal, Framing, ResponseHead};
 use crate::provider::ResponseFilter;
 use crate::upstream::UpstreamConn;
 use std::time::Duration;
@@ -67,6 +67,7 @@ pub(super) async fn respond(
         upstream_latency_ms: req.timings.upstream().as_millis(),
         proxy_latency_ms: req.timings.overhead().as_millis(),
     };
+    ensure_spare(out);
     client_head(out, up_head, framing, keep_alive, &added);
     let read_timeout = req.plugin.options.read_timeout;
     let pump = Pump {
@@ -212,11 +213,9 @@ impl Pump<'_> {
             filter,
             read_timeout,
         } = self;
-        // One read yields at most the provider buffer's capacity, so buffers this size never
-        // grow mid-stream: the allocation, if any, happens once here, not on some later event.
-        let bound = up.buf.capacity() + 64;
-        data.reserve(bound.saturating_sub(data.len()));
-        out.reserve(bound.saturating_sub(out.len()));
+        // A stream between events holds no buffers: they go back to the thread's spares
+        // before each wait and are taken again after it.
+        let quiet = filter.is_stream();
         let mut decoder = ChunkedDecoder::new();
         let mut remaining = match up_head.framing {
             Framing::Length(n) => n,
@@ -224,7 +223,10 @@ impl Pump<'_> {
         };
         loop {
             // Move whatever the provider has sent so far into `out`, framed for the client.
+            // A read yields at most a standard buffer, so these never grow mid-stream.
             let mut finished = false;
+            ensure_spare(data);
+            ensure_spare(out);
             data.clear();
             match up_head.framing {
                 Framing::Empty => finished = true,
@@ -267,8 +269,14 @@ impl Pump<'_> {
                     reusable: up_head.keep_alive && up.buf.is_empty(),
                 };
             }
-            match monoio::time::timeout(read_timeout, up.buf.fill(&mut up.io)).await {
-                Ok(Ok(0)) if up_head.framing == Framing::UntilClose => {
+            if quiet {
+                spare::give(std::mem::take(out));
+                spare::give(std::mem::take(data));
+            }
+            match up.fill(read_timeout, quiet).await {
+                Ok(0) if up_head.framing == Framing::UntilClose => {
+                    ensure_spare(data);
+                    ensure_spare(out);
                     data.clear();
                     filter.finish(data);
                     frame(out, data, framing);
@@ -280,8 +288,8 @@ impl Pump<'_> {
                     }
                     return RelayEnd::Complete { reusable: false };
                 }
-                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return RelayEnd::UpstreamFailed,
-                Ok(Ok(_)) => {}
+                Ok(0) | Err(_) => return RelayEnd::UpstreamFailed,
+                Ok(_) => {}
             }
         }
     }
@@ -299,6 +307,16 @@ async fn write_out(client: &mut ClientConn, out: &mut Vec<u8>) -> bool {
             true
         }
         Err(_) => false,
+    }
+}
+
+/// Gives `buf` a standard spare's capacity if it has less (it went back to the spares while
+/// its stream waited, or it is new).
+fn ensure_spare(buf: &mut Vec<u8>) {
+    if buf.capacity() < spare::SIZE {
+        let mut fresh = spare::take();
+        fresh.extend_from_slice(buf);
+        *buf = fresh;
     }
 }
 
