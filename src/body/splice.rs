@@ -35,8 +35,8 @@ pub struct SplicedBody {
 }
 
 impl SplicedBody {
-    /// `replace_model`: the model string token is replaced by the JSON-escaped name, or, when
-    /// the body has no model, `"model":"name"` is inserted after `{`. A name equal to the
+    /// `replace_model`: the model string token (or a `null` model) is replaced by the
+    /// JSON-escaped name, or, when the body has no model, `"model":"name"` is inserted after `{`. A name equal to the
     /// client's (unescaped) model leaves the original token in place: same value, and the
     /// common case stays a single zero-copy segment.
     /// `inserts`: `(key, json_literal)` members inserted after `{`; the literal is written
@@ -68,7 +68,10 @@ impl SplicedBody {
             (Some(name), None) => {
                 let mut token = Vec::with_capacity(name.len() + 2);
                 push_quoted(name, &mut token);
-                out.push_member("model", &token);
+                match &facts.model_null {
+                    Some(null) => out.edits.push((null.clone(), Bytes::from(token))),
+                    None => out.push_member("model", &token),
+                }
             }
             _ => {}
         }
@@ -143,6 +146,22 @@ impl SplicedBody {
                 self.edits.push((at..at, Bytes::from_static(member)));
             }
         }
+        self.edits.sort_by_key(|(range, _)| range.start);
+        self.rebuild();
+        true
+    }
+
+    /// Replaces the bytes at `range` (a member's value, from the scan) with `literal`, which
+    /// must be valid JSON. An edit overlapping one already made is refused (`false`).
+    pub fn replace(&mut self, range: Range<usize>, literal: Bytes) -> bool {
+        let overlaps = self
+            .edits
+            .iter()
+            .any(|(r, _)| r.start < range.end && range.start < r.end);
+        if overlaps || range.end > self.body_len || range.is_empty() {
+            return false;
+        }
+        self.edits.push((range, literal));
         self.edits.sort_by_key(|(range, _)| range.start);
         self.rebuild();
         true

@@ -41,6 +41,8 @@ pub enum BodyError {
 pub struct ClientConn {
     stream: TcpStream,
     buf: ReadBuf,
+    /// Bytes written to the client so far (the statistics log's `response.size`).
+    written: u64,
 }
 
 impl ClientConn {
@@ -50,7 +52,21 @@ impl ClientConn {
             stream,
             // Grows for large bodies; idle keep-alive and streaming connections stay small.
             buf: ReadBuf::with_capacity(4 * 1024),
+            written: 0,
         }
+    }
+
+    /// Bytes written to the client on this connection so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// The client's IP address as text (empty when the socket cannot tell).
+    pub fn peer_ip(&self) -> String {
+        self.stream
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
     }
 
     /// Waits for the next request head: up to `idle` for its first byte, then up to `header`
@@ -149,7 +165,9 @@ impl ClientConn {
     /// Writes all of `bytes` and hands the buffer back for reuse.
     pub async fn write_all(&mut self, bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
         let (res, buf) = self.stream.write_all(bytes).await;
-        res.map(|_| buf)
+        let n = res?;
+        self.written += n as u64;
+        Ok(buf)
     }
 
     /// Runs `work` while watching the client: `None` if the client closes its connection (or

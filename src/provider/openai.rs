@@ -5,11 +5,14 @@
 use super::filter::ResponseFilter;
 use super::headers::{finish_head, start_head};
 use super::{Call, Outbound, Provider, Refusal, ResponsePlan};
-use crate::body::{quoted, BodyFacts, SplicedBody};
+use crate::body::{member_values, quoted, BodyFacts, SplicedBody};
 use crate::config::{RouteType, TargetConfig};
 use crate::http1::headers::push;
 use crate::http1::ResponseHead;
 use crate::upstream::RequestBuf;
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::ops::Range;
 
 pub(crate) struct OpenAiCompatible;
 
@@ -17,18 +20,19 @@ impl Provider for OpenAiCompatible {
     fn request(&self, call: &Call<'_>) -> Result<Outbound, Refusal> {
         let target = call.target;
         let facts = call.facts;
-        let param = target
-            .auth
-            .body_param
-            .as_ref()
-            .map(|(name, value)| (name.as_str(), quoted(value)));
-        let inserts = body_inserts(target, facts, param.as_ref().map(|(n, v)| (*n, v.as_str())));
+        let param = BodyParam::decide(call);
+        let inserts = body_inserts(target, facts, param.insert());
         let mut spliced = SplicedBody::build(
             call.body.len(),
             facts,
             target.model_name.as_deref(),
             &inserts,
         );
+        if let BodyParam::Replace(ranges, literal) = param {
+            for range in ranges {
+                spliced.replace(range, Bytes::from(literal.clone()));
+            }
+        }
         if call.force_stream {
             spliced.force_stream(facts);
         }
@@ -51,11 +55,51 @@ impl Provider for OpenAiCompatible {
     }
 }
 
+/// What happens to the `param_location: body` credential (Kong's rule: the configured value
+/// unless `allow_override` is set and the client sent one).
+enum BodyParam {
+    /// No body credential configured, or the client's stands (`allow_override`).
+    Keep,
+    /// The client sent none: insert `(name, JSON-quoted value)` as the first member.
+    Insert(String, String),
+    /// The client sent the key and may not override it: every occurrence's value becomes the
+    /// configured one (replaced in place, so no parser, first- or last-key-wins, reads the
+    /// client's).
+    Replace(Vec<Range<usize>>, String),
+}
+
+impl BodyParam {
+    fn decide(call: &Call<'_>) -> BodyParam {
+        let Some((name, value)) = &call.target.auth.body_param else {
+            return BodyParam::Keep;
+        };
+        let found = member_values(call.body, call.facts, name);
+        if found.is_empty() {
+            BodyParam::Insert(name.clone(), quoted(value))
+        } else if call.target.auth.allow_override {
+            BodyParam::Keep
+        } else {
+            BodyParam::Replace(found, quoted(value))
+        }
+    }
+
+    fn insert(&self) -> Option<(&str, &str)> {
+        match self {
+            BodyParam::Insert(name, literal) => Some((name, literal)),
+            _ => None,
+        }
+    }
+}
+
 /// The provider's path, its `Host`, the client's end-to-end headers and the target's
 /// credentials: the configured auth header replaces the client's unless `allow_override` is set
-/// and the client sent one.
+/// and the client sent one; likewise the `param_location: query` parameter.
 fn upstream_head(call: &Call<'_>, content_length: usize) -> Vec<u8> {
     let (client, target) = (call.head, call.target);
+    let path = query_override(call).map_or(
+        Cow::Borrowed(&target.upstream.path_and_query[..]),
+        Cow::Owned,
+    );
     let auth_name = target.auth.header.as_ref().map(|(n, _)| n.as_bytes());
     let client_has_auth = auth_name.is_some_and(|n| {
         client
@@ -64,12 +108,9 @@ fn upstream_head(call: &Call<'_>, content_length: usize) -> Vec<u8> {
             .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
     });
     let keep_client_auth = client_has_auth && target.auth.allow_override;
-    let mut out = start_head(
-        client,
-        &target.upstream.path_and_query,
-        &target.upstream.host_header,
-        |name| !keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)),
-    );
+    let mut out = start_head(client, &path, &target.upstream.host_header, |name| {
+        !keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name))
+    });
     if let Some((name, value)) = &target.auth.header {
         if !keep_client_auth {
             push(&mut out, name.as_bytes(), value.as_bytes());
@@ -77,6 +118,37 @@ fn upstream_head(call: &Call<'_>, content_length: usize) -> Vec<u8> {
     }
     finish_head(&mut out, content_length);
     out
+}
+
+/// With `allow_override` and a client that sent the query credential itself, the upstream URL
+/// carries the client's value (as sent, already URL-encoded) instead of the configured one.
+fn query_override(call: &Call<'_>) -> Option<String> {
+    let target = call.target;
+    let name = target.auth.query_param_name.as_deref()?;
+    if !target.auth.allow_override {
+        return None;
+    }
+    let pair = |q: &str| -> Option<(usize, usize)> {
+        let mut at = 0;
+        for part in q.split('&') {
+            if part.split('=').next() == Some(name) {
+                return Some((at, at + part.len()));
+            }
+            at += part.len() + 1;
+        }
+        None
+    };
+    let (_, client_query) = call.head.target().split_once('?')?;
+    let (cs, ce) = pair(client_query)?;
+    let url = &target.upstream.path_and_query;
+    let q_start = url.rfind('?')? + 1;
+    let (us, ue) = pair(&url[q_start..])?;
+    Some(format!(
+        "{}{}{}",
+        &url[..q_start + us],
+        &client_query[cs..ce],
+        &url[q_start + ue..]
+    ))
 }
 
 /// Members inserted at the start of the body: option defaults the client did not set and the

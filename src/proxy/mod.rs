@@ -42,8 +42,13 @@ async fn proxy(req: &mut ProxyRequest<'_>, client: &mut ClientConn) -> Result<Ne
         match attempt::run(req, t, client).await? {
             Attempt::Answered(answer) => {
                 let listed = answer.listed;
+                let written = client.bytes_written();
                 let relayed = relay::respond(req, t, answer, client).await;
-                return Ok(finish::finish(req, t, listed, relayed));
+                let side = finish::ClientSide {
+                    conn: client,
+                    written_before: written,
+                };
+                return Ok(finish::finish(req, t, listed, relayed, &side));
             }
             Attempt::Retry(error) => last_error = error,
             Attempt::GiveUp(error) => {
