@@ -5,5 +5,17 @@
 
 mod support;
 
+#[path = "kong_ai_proxy/azure.rs"]
+mod azure;
+#[path = "kong_ai_proxy/config.rs"]
+mod config;
+#[path = "kong_ai_proxy/encoding.rs"]
+mod encoding;
+#[path = "kong_ai_proxy/formats.rs"]
+mod formats;
+#[path = "kong_ai_proxy/mistral.rs"]
+mod mistral;
 #[path = "kong_ai_proxy/openai.rs"]
 mod openai;
+#[path = "kong_ai_proxy/streaming.rs"]
+mod streaming;
