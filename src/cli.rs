@@ -21,6 +21,10 @@ use std::time::Duration;
     about = "A thread-per-core LLM gateway that reads Kong ai-proxy-advanced configs"
 )]
 struct Cli {
+    /// Log lines on stderr: `text` (RFC 3339 UTC time, level, message) or `json` (one object
+    /// per line, for log shippers).
+    #[arg(long, value_enum, global = true, default_value_t = crate::log::LogFormat::Text)]
+    log_format: crate::log::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,6 +101,7 @@ struct ServeArgs {
 /// Parses the command line and runs; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    crate::log::set_format(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Validate { config } => validate(&config),
