@@ -93,6 +93,10 @@ struct ServeArgs {
     /// what recording costs; usage counting for balancing always runs.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     metrics: String,
+    /// Keep request header fields whose names contain `_` (nginx's `underscores_in_headers
+    /// on`). By default they are dropped, as nginx drops them: never forwarded, never used.
+    #[arg(long)]
+    underscores_in_headers: bool,
     /// How often each worker exchanges usage and latency counts with the others, in ms.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     merge_interval_ms: u64,
@@ -272,6 +276,10 @@ fn settings(args: &ServeArgs, workers: usize) -> Settings {
         merge_interval: Duration::from_millis(args.merge_interval_ms),
         max_connections: args.max_connections_per_worker,
         metrics: args.metrics == "on",
+        limits: crate::http1::Limits {
+            underscores_in_headers: args.underscores_in_headers,
+            ..crate::http1::Limits::default()
+        },
         ..Settings::default()
     };
     match server::limits::raise_nofile_limit() {

@@ -27,6 +27,8 @@ pub enum HeadReadError {
     Malformed(String),
     /// The head did not arrive within the header timeout (408).
     Timeout,
+    /// A request-line, `Host` or framing rule with its own status (405, 414, 417, 501, 505).
+    Refused(u16, String),
 }
 
 /// Why a request body could not be read.
@@ -92,6 +94,9 @@ impl ClientConn {
                 }
                 Ok(None) => {}
                 Err(HeadError::TooLarge(m)) => return Err(HeadReadError::TooLarge(m)),
+                Err(HeadError::Refused { status, message }) => {
+                    return Err(HeadReadError::Refused(status, message))
+                }
                 Err(e) => return Err(HeadReadError::Malformed(e.to_string())),
             }
             match monoio::time::timeout_at(deadline, self.buf.fill(&mut self.stream)).await {

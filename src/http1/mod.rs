@@ -13,6 +13,7 @@ pub mod chunked;
 pub mod client_conn;
 pub mod headers;
 pub mod request;
+pub mod request_line;
 pub mod response;
 
 pub use buffer::ReadBuf;

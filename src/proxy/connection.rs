@@ -74,6 +74,7 @@ fn head_error(e: HeadReadError) -> ErrorResponse {
         HeadReadError::TooLarge(m) => ErrorResponse::new(431, m),
         HeadReadError::Malformed(m) => ErrorResponse::new(400, m),
         HeadReadError::Timeout => ErrorResponse::new(408, "timed out reading the request head"),
+        HeadReadError::Refused(status, m) => ErrorResponse::new(status, m),
     }
     .closing()
 }
@@ -138,7 +139,7 @@ async fn serve_one(
         Err(BodyError::Closed) => return Next::Close,
     };
     if let Some(resp) = miss {
-        return reply(client, resp, head.keep_alive).await;
+        return reply(client, resp, head.keep_alive && head.version == 1).await;
     }
     let Some(plugin) = plugin else {
         // A matched plugin always has a runtime in its own generation; never reached.
@@ -151,7 +152,9 @@ async fn serve_one(
     };
     match outcome {
         Ok(next) => next,
-        Err(resp) => reply(client, resp, head.keep_alive).await,
+        // An HTTP/1.0 client keeps its connection only when a response says so; llmux's own
+        // errors do not, so they close it.
+        Err(resp) => reply(client, resp, head.keep_alive && head.version == 1).await,
     }
 }
 

@@ -65,7 +65,7 @@ pub(super) async fn respond(
         upstream_latency_ms: req.timings.upstream().as_millis(),
         proxy_latency_ms: req.timings.overhead().as_millis(),
     };
-    let out = client_head(&up_head, framing, keep_alive, &added);
+    let out = client_head(&up_head, framing, keep_alive, req.head.version, &added);
     let read_timeout = req.plugin.options.read_timeout;
     match relay(
         &mut conn,
@@ -133,6 +133,7 @@ fn client_head(
     up: &ResponseHead,
     framing: ClientFraming,
     keep_alive: bool,
+    client_minor: u8,
     added: &AddedHeaders<'_>,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(up.raw.len() + 192);
@@ -169,6 +170,9 @@ fn client_head(
     );
     if !keep_alive {
         push(&mut out, b"Connection", b"close");
+    } else if client_minor == 0 {
+        // HTTP/1.0 persistence is opt-in on both sides (RFC 9112 section 9.3).
+        push(&mut out, b"Connection", b"keep-alive");
     }
     out.extend_from_slice(b"\r\n");
     out
