@@ -11,6 +11,7 @@
 
 use super::buffer::ReadBuf;
 use super::chunked::ChunkedDecoder;
+use super::client_io::{ClientIo, Seen};
 use super::request::{HeadError, Limits, RequestHead};
 use super::Framing;
 use monoio::io::{AsyncWriteRentExt, Canceller};
@@ -41,20 +42,29 @@ pub enum BodyError {
 }
 
 pub struct ClientConn {
-    stream: TcpStream,
+    stream: ClientIo,
     buf: ReadBuf,
     /// Bytes written to the client so far (the statistics log's `response.size`).
     written: u64,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl ClientConn {
+    /// A plain TCP client.
     pub fn new(stream: TcpStream) -> ClientConn {
         let _ = stream.set_nodelay(true);
+        ClientConn::over(ClientIo::Plain(stream))
+    }
+
+    /// A client over plain TCP or TLS.
+    pub fn over(stream: ClientIo) -> ClientConn {
+        let peer = stream.peer_addr();
         ClientConn {
             stream,
             // Grows for large bodies; idle keep-alive and streaming connections stay small.
             buf: ReadBuf::with_capacity(4 * 1024),
             written: 0,
+            peer,
         }
     }
 
@@ -63,12 +73,9 @@ impl ClientConn {
         self.written
     }
 
-    /// The client's IP address as text (empty when the socket cannot tell).
+    /// The client's IP address as text (empty when the socket could not tell).
     pub fn peer_ip(&self) -> String {
-        self.stream
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default()
+        self.peer.map(|a| a.ip().to_string()).unwrap_or_default()
     }
 
     /// Waits for the next request head: up to `idle` for its first byte, then up to `header`
@@ -182,10 +189,11 @@ impl ClientConn {
     /// The watch is a cancelable read: when `work` finishes first the read is cancelled and
     /// still awaited, so the buffer comes back with whatever the kernel had already read.
     pub async fn unless_closed<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let ClientIo::Plain(stream) = &mut self.stream else {
+            return self.unless_closed_tls(work).await;
+        };
         let canceller = Canceller::new();
-        let watch = self
-            .buf
-            .fill_cancelable(&mut self.stream, canceller.handle());
+        let watch = self.buf.fill_cancelable(stream, canceller.handle());
         let mut work = std::pin::pin!(work);
         let mut watch = std::pin::pin!(watch);
         monoio::select! {
@@ -197,6 +205,21 @@ impl ClientConn {
             seen = &mut watch => match seen {
                 Ok(n) if n > 0 => Some(work.await),
                 _ => None,
+            }
+        }
+    }
+
+    /// `unless_closed` for TLS: the socket is polled for readability and peeked, never read
+    /// (see `client_io`), so the TLS stream is untouched whichever side finishes first.
+    async fn unless_closed_tls<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        let watch = self.stream.watch_tls();
+        let mut watch = std::pin::pin!(watch);
+        monoio::select! {
+            out = &mut work => Some(out),
+            seen = &mut watch => match seen {
+                Seen::Data => Some(work.await),
+                Seen::Closed => None,
             }
         }
     }

@@ -11,6 +11,7 @@
 pub mod buffer;
 pub mod chunked;
 pub mod client_conn;
+pub mod client_io;
 pub mod headers;
 pub mod request;
 pub mod request_line;
@@ -19,6 +20,7 @@ pub mod response;
 pub use buffer::ReadBuf;
 pub use chunked::{ChunkError, ChunkedDecoder};
 pub use client_conn::{BodyError, ClientConn, HeadReadError};
+pub use client_io::ClientIo;
 pub use headers::HeaderPos;
 pub use request::{HeadError, Limits, RequestHead};
 pub use response::ResponseHead;

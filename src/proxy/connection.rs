@@ -11,7 +11,6 @@ use super::Next;
 use crate::config::RouteMatch;
 use crate::ctx::WorkerCtx;
 use crate::http1::{BodyError, ClientConn, Framing, HeadReadError, RequestHead};
-use monoio::net::TcpStream;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -36,9 +35,9 @@ impl Drop for Open<'_> {
     }
 }
 
-/// Serves one accepted connection until the client or llmux closes it.
-pub(crate) async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream) {
-    let mut client = ClientConn::new(stream);
+/// Serves one accepted connection (plain, or TLS after its handshake) until the client or
+/// llmux closes it.
+pub(crate) async fn serve(ctx: Rc<WorkerCtx>, mut client: ClientConn) {
     if ctx.open_connections.get() >= ctx.settings.max_connections {
         // Refuse politely rather than run out of memory or descriptors.
         let resp = ErrorResponse::new(503, "too many open connections, retry later").closing();
