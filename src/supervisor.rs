@@ -45,6 +45,8 @@ pub struct Supervisor {
     /// What the admin API describes, rebuilt on every successful reload.
     pub view: SharedView,
     pub admin: Receiver<AdminCommand>,
+    /// The `--listen-tls` certificate, re-read with every reload.
+    pub tls: Option<crate::server::tls::ListenerTls>,
 }
 
 impl Supervisor {
@@ -53,7 +55,10 @@ impl Supervisor {
         loop {
             for sig in signals.pending() {
                 match sig {
-                    SIGHUP => self.reload_file(),
+                    SIGHUP => {
+                        self.reload_tls("SIGHUP");
+                        self.reload_file();
+                    }
                     SIGINT | SIGTERM => {
                         crate::info!("signal {sig} received: stopping accepting, finishing in-flight requests");
                         self.server.stop();
@@ -65,6 +70,7 @@ impl Supervisor {
             }
             match self.admin.recv_timeout(Duration::from_millis(100)) {
                 Ok(AdminCommand::ReplaceConfig { text, reply }) => {
+                    self.reload_tls("POST /config");
                     let result = self.apply_text(&text, "POST /config");
                     if result.is_ok() {
                         self.adopt_text(&text);
@@ -81,6 +87,18 @@ impl Supervisor {
                 }
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
             }
+        }
+    }
+
+    /// Re-reads the TLS listener's certificate and key; new handshakes use them, open
+    /// connections keep theirs. A bad file keeps the old certificate.
+    fn reload_tls(&self, why: &str) {
+        let Some(tls) = &self.tls else { return };
+        match tls.reload() {
+            Ok(()) => crate::info!("{why}: TLS certificate reloaded"),
+            Err(e) => crate::error!(
+                "{why}: TLS certificate not reloaded, the previous one stays in use: {e}"
+            ),
         }
     }
 

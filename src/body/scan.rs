@@ -22,6 +22,9 @@ pub struct BodyScanner {
 pub struct BodyFacts {
     /// Top-level `model` (always a string: other types are a [`ScanError`]).
     pub model: Option<ModelValue>,
+    /// Raw bytes of a top-level `"model": null`, which counts as no model (Kong reads JSON
+    /// `null` as absent); a target's name replaces it rather than being added beside it.
+    pub model_null: Option<Range<usize>>,
     /// Top-level `"stream": true` (the string `"true"` is not true).
     pub stream: bool,
     /// Raw bytes of the `stream` value, so `response_streaming: always` can overwrite a client's
@@ -196,6 +199,10 @@ fn walk(
                     return Err(ScanError::DuplicateModel.into());
                 }
                 seen_model = true;
+                if matches!(*m.value, Node::Static(StaticNode::Null)) {
+                    f.model_null = Some(value_range(body, base, &m, close)?);
+                    continue;
+                }
                 let Node::String(value) = *m.value else {
                     return Err(ScanError::ModelNotString.into());
                 };

@@ -20,11 +20,13 @@ pub enum Segment {
 }
 
 /// What replaces a range of the client's body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Replacement {
     /// The new model's string token (`model_token`).
     Model,
     Fixed(&'static [u8]),
+    /// These bytes of `literals`.
+    Literal(Range<usize>),
 }
 
 /// The rewritten body. Built from [`BodyFacts`] of the same body; holds no body bytes itself,
@@ -39,6 +41,8 @@ pub struct SplicedBody {
     head: Vec<u8>,
     /// The JSON string token of the new model, for [`Replacement::Model`].
     model_token: Vec<u8>,
+    /// Values given to [`SplicedBody::replace`], back to back.
+    literals: Vec<u8>,
     /// Replaced ranges of the original (an insert is an empty range), sorted by start.
     edits: Vec<(Range<usize>, Replacement)>,
     usage_requested: bool,
@@ -50,8 +54,8 @@ pub struct SplicedBody {
 }
 
 impl SplicedBody {
-    /// `replace_model`: the model string token is replaced by the JSON-escaped name, or, when
-    /// the body has no model, `"model":"name"` is inserted after `{`. A name equal to the
+    /// `replace_model`: the model string token (or a `null` model) is replaced by the
+    /// JSON-escaped name, or, when the body has no model, `"model":"name"` is inserted after `{`. A name equal to the
     /// client's (unescaped) model leaves the original token in place: same value, and the
     /// common case stays a single zero-copy segment.
     /// `inserts`: `(key, json_literal)` members inserted after `{`; the literal is written
@@ -81,6 +85,7 @@ impl SplicedBody {
         self.object_empty = facts.object_empty;
         self.head.clear();
         self.model_token.clear();
+        self.literals.clear();
         self.edits.clear();
         self.usage_requested = false;
         self.stream_forced = false;
@@ -91,8 +96,14 @@ impl SplicedBody {
             }
             (Some(name), None) => {
                 push_quoted(name, &mut self.model_token);
-                self.push_member_key("model");
-                self.head.extend_from_slice(&self.model_token);
+                match &facts.model_null {
+                    // `"model": null` counts as no model; its value is replaced in place.
+                    Some(null) => self.edits.push((null.clone(), Replacement::Model)),
+                    None => {
+                        self.push_member_key("model");
+                        self.head.extend_from_slice(&self.model_token);
+                    }
+                }
             }
             _ => {}
         }
@@ -176,6 +187,25 @@ impl SplicedBody {
         true
     }
 
+    /// Replaces the bytes at `range` (a member's value, from the scan) with `literal`, which
+    /// must be valid JSON. An edit overlapping one already made is refused (`false`).
+    pub fn replace(&mut self, range: Range<usize>, literal: &[u8]) -> bool {
+        let overlaps = self
+            .edits
+            .iter()
+            .any(|(r, _)| r.start < range.end && range.start < r.end);
+        if overlaps || range.end > self.body_len || range.is_empty() {
+            return false;
+        }
+        let start = self.literals.len();
+        self.literals.extend_from_slice(literal);
+        self.edits
+            .push((range, Replacement::Literal(start..self.literals.len())));
+        self.edits.sort_by_key(|(range, _)| range.start);
+        self.rebuild();
+        true
+    }
+
     /// Turns streaming on (`response_streaming: always`): overwrites the client's `stream`
     /// value when there is one, else inserts `"stream":true`. Returns whether the body changed.
     pub fn force_stream(&mut self, facts: &BodyFacts) -> bool {
@@ -237,6 +267,7 @@ impl SplicedBody {
             match replacement {
                 Replacement::Model => self.owned.extend_from_slice(&self.model_token),
                 Replacement::Fixed(bytes) => self.owned.extend_from_slice(bytes),
+                Replacement::Literal(r) => self.owned.extend_from_slice(&self.literals[r.clone()]),
             }
             self.segments.push(Segment::Owned(start..self.owned.len()));
             cursor = range.end;

@@ -31,8 +31,8 @@ pub struct RequestScratch {
 /// facts are borrowed.
 #[derive(Default)]
 pub struct IoScratch {
-    /// The upstream request (head, spliced body, iovecs).
-    pub upstream: RequestBuf,
+    /// The upstream request (head, spliced body, iovecs); out in a write while one runs.
+    pub upstream: Option<RequestBuf>,
     pub response_head: ResponseHead,
     pub filter: ResponseFilter,
     /// Bytes on their way to the client.
@@ -60,7 +60,9 @@ impl RequestScratch {
             body.shrink_to(KEEP_BYTES);
         }
         let io = &mut self.io;
-        io.upstream.recycle();
+        if let Some(upstream) = &mut io.upstream {
+            upstream.recycle();
+        }
         io.filter.recycle(KEEP_BYTES);
         for buf in [&mut io.out, &mut io.data] {
             buf.clear();

@@ -12,13 +12,13 @@
 
 use super::buffer::ReadBuf;
 use super::chunked::ChunkedDecoder;
+use super::client_io::{ClientIo, Seen};
 use super::request::{HeadError, Limits, RequestHead};
 use super::Framing;
 use crate::deadline::{Deadline, OnExpiry};
 use monoio::io::{AsyncWriteRentExt, Canceller};
 use monoio::net::TcpStream;
 use std::future::Future;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// How long a provider may take before llmux starts watching the client for a hang-up.
@@ -33,6 +33,8 @@ pub enum HeadReadError {
     Malformed(String),
     /// The head did not arrive within the header timeout (408).
     Timeout,
+    /// A request-line, `Host` or framing rule with its own status (405, 414, 417, 501, 505).
+    Refused(u16, String),
 }
 
 /// Why a request body could not be read.
@@ -47,19 +49,41 @@ pub enum BodyError {
 pub struct ClientConn {
     // Declared before `stream`, so its registration is dropped before the socket closes.
     deadline: Deadline,
-    stream: TcpStream,
+    stream: ClientIo,
     buf: ReadBuf,
+    /// Bytes written to the client so far (the statistics log's `response.size`).
+    written: u64,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl ClientConn {
+    /// A plain TCP client.
     pub fn new(stream: TcpStream) -> ClientConn {
         let _ = stream.set_nodelay(true);
+        ClientConn::over(ClientIo::Plain(stream))
+    }
+
+    /// A client over plain TCP or TLS.
+    pub fn over(stream: ClientIo) -> ClientConn {
+        let peer = stream.peer_addr();
         ClientConn {
-            deadline: Deadline::register(stream.as_raw_fd(), OnExpiry::Read),
+            deadline: Deadline::register(stream.raw_fd(), OnExpiry::Read),
             stream,
             // Storage comes from the thread's spares at the first read; grows for large bodies.
             buf: ReadBuf::empty(),
+            written: 0,
+            peer,
         }
+    }
+
+    /// Bytes written to the client on this connection so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// The client's IP address as text (empty when the socket could not tell).
+    pub fn peer_ip(&self) -> String {
+        self.peer.map(|a| a.ip().to_string()).unwrap_or_default()
     }
 
     /// Gives the read buffer's storage back while nothing is left to read from it (a request
@@ -116,6 +140,9 @@ impl ClientConn {
                 }
                 Ok(None) => {}
                 Err(HeadError::TooLarge(m)) => return Err(HeadReadError::TooLarge(m)),
+                Err(HeadError::Refused { status, message }) => {
+                    return Err(HeadReadError::Refused(status, message))
+                }
                 Err(e) => return Err(HeadReadError::Malformed(e.to_string())),
             }
             match self.fill().await {
@@ -196,7 +223,8 @@ impl ClientConn {
     /// Writes all of `bytes` and hands the buffer back for reuse.
     pub async fn write_all(&mut self, bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
         let (res, buf) = self.stream.write_all(bytes).await;
-        res.map(|_| buf)
+        self.written += res? as u64;
+        Ok(buf)
     }
 
     /// Runs `work` while watching the client: `None` if the client closes its connection (or
@@ -221,11 +249,13 @@ impl ClientConn {
     }
 
     async fn watch_while<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let ClientIo::Plain(stream) = &mut self.stream else {
+            // Boxed, so a plain connection's task is not sized for the TLS watch.
+            return Box::pin(self.watch_while_tls(work)).await;
+        };
         let mut work = std::pin::pin!(work);
         let canceller = Canceller::new();
-        let watch = self
-            .buf
-            .fill_cancelable(&mut self.stream, canceller.handle());
+        let watch = self.buf.fill_cancelable(stream, canceller.handle());
         let mut watch = std::pin::pin!(watch);
         monoio::select! {
             out = &mut work => {
@@ -236,6 +266,21 @@ impl ClientConn {
             seen = &mut watch => match seen {
                 Ok(n) if n > 0 => Some(work.await),
                 _ => None,
+            }
+        }
+    }
+
+    /// `watch_while` for TLS: the socket is polled for readability and peeked, never read
+    /// (see `client_io`), so the TLS stream is untouched whichever side finishes first.
+    async fn watch_while_tls<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        let watch = self.stream.watch_tls();
+        let mut watch = std::pin::pin!(watch);
+        monoio::select! {
+            out = &mut work => Some(out),
+            seen = &mut watch => match seen {
+                Seen::Data => Some(work.await),
+                Seen::Closed => None,
             }
         }
     }

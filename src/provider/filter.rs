@@ -98,6 +98,15 @@ impl ResponseFilter {
         }
     }
 
+    /// The model a JSON response names (Kong's `response_model`). Kong reads it from JSON
+    /// bodies only; for a stream it logs the request's model, and so does llmux.
+    pub(crate) fn response_model(&self, parser: &mut UsageParser) -> Option<String> {
+        match self.mode {
+            Mode::Json => parser.model(&self.json),
+            Mode::Sse | Mode::Off => None,
+        }
+    }
+
     /// The generated text, for the tokenizer fallback; `None` when nothing was observed.
     pub(crate) fn completion_text(&self, parser: &mut UsageParser) -> Option<String> {
         match self.mode {

@@ -51,7 +51,7 @@ pub(super) async fn run(
     client: &mut ClientConn,
 ) -> Result<Attempt, ErrorResponse> {
     let driver = provider::driver(req.target(t).provider);
-    let storage = std::mem::take(&mut io.upstream);
+    let storage = io.upstream.take().unwrap_or_default();
     let outbound = match driver.request(&req.call(t), storage) {
         Ok(o) => o,
         Err(refusal) => {
@@ -66,7 +66,7 @@ pub(super) async fn run(
     let (exchanged, request) =
         exchange(req.ctx, peer, options, outbound.request, head, client).await;
     // The request's storage serves the next attempt or request.
-    io.upstream = request;
+    io.upstream = Some(request);
     let criteria = &req.config().balancer.failover_criteria;
     let non_idempotent = criteria.contains(&FailoverCriterion::NonIdempotent);
     let conn = match exchanged {

@@ -11,7 +11,6 @@ use super::Next;
 use crate::config::RouteMatch;
 use crate::ctx::{RequestScratch, WorkerCtx};
 use crate::http1::{BodyError, ClientConn, Framing, HeadReadError};
-use monoio::net::TcpStream;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -36,9 +35,9 @@ impl Drop for Open<'_> {
     }
 }
 
-/// Serves one accepted connection until the client or llmux closes it.
-pub(crate) async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream) {
-    let mut client = ClientConn::new(stream);
+/// Serves one accepted connection (plain, or TLS after its handshake) until the client or
+/// llmux closes it.
+pub(crate) async fn serve(ctx: Rc<WorkerCtx>, mut client: ClientConn) {
     if ctx.open_connections.get() >= ctx.settings.max_connections {
         // Refuse politely rather than run out of memory or descriptors.
         let resp = ErrorResponse::new(503, "too many open connections, retry later").closing();
@@ -82,6 +81,7 @@ fn head_error(e: HeadReadError) -> ErrorResponse {
         HeadReadError::TooLarge(m) => ErrorResponse::new(431, m),
         HeadReadError::Malformed(m) => ErrorResponse::new(400, m),
         HeadReadError::Timeout => ErrorResponse::new(408, "timed out reading the request head"),
+        HeadReadError::Refused(status, m) => ErrorResponse::new(status, m),
     }
     .closing()
 }
@@ -153,7 +153,7 @@ async fn serve_one(
         Err(BodyError::Closed) => return Next::Close,
     };
     if let Some(resp) = miss {
-        return reply(client, resp, head.keep_alive).await;
+        return reply(client, resp, head.keep_alive && head.version == 1).await;
     }
     // The request is read: until its answer comes, the connection needs no read buffer.
     client.release_buffer();
@@ -168,7 +168,9 @@ async fn serve_one(
     };
     match outcome {
         Ok(next) => next,
-        Err(resp) => reply(client, resp, head.keep_alive).await,
+        // An HTTP/1.0 client keeps its connection only when a response says so; llmux's own
+        // errors do not, so they close it.
+        Err(resp) => reply(client, resp, head.keep_alive && head.version == 1).await,
     }
 }
 

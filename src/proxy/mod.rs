@@ -48,8 +48,13 @@ async fn proxy(
         match attempt::run(req, t, io, client).await? {
             Attempt::Answered(answer) => {
                 let listed = answer.listed;
+                let written = client.bytes_written();
                 let relayed = relay::respond(req, t, answer, io, client).await;
-                return Ok(finish::finish(req, t, listed, relayed, &io.filter));
+                let side = finish::ClientSide {
+                    conn: client,
+                    written_before: written,
+                };
+                return Ok(finish::finish(req, t, listed, relayed, &io.filter, &side));
             }
             Attempt::Retry(error) => last_error = error,
             Attempt::GiveUp(error) => {

@@ -68,7 +68,7 @@ pub(super) async fn respond(
         proxy_latency_ms: req.timings.overhead().as_millis(),
     };
     ensure_spare(out);
-    client_head(out, up_head, framing, keep_alive, &added);
+    client_head(out, up_head, framing, keep_alive, req.head.version, &added);
     let read_timeout = req.plugin.options.read_timeout;
     let pump = Pump {
         up: &mut conn,
@@ -135,6 +135,7 @@ fn client_head(
     up: &ResponseHead,
     framing: ClientFraming,
     keep_alive: bool,
+    client_minor: u8,
     added: &AddedHeaders<'_>,
 ) {
     out.clear();
@@ -178,6 +179,9 @@ fn client_head(
     );
     if !keep_alive {
         push(out, b"Connection", b"close");
+    } else if client_minor == 0 {
+        // HTTP/1.0 persistence is opt-in on both sides (RFC 9112 section 9.3).
+        push(out, b"Connection", b"keep-alive");
     }
     out.extend_from_slice(b"\r\n");
 }

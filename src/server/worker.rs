@@ -19,6 +19,9 @@ pub struct WorkerSpec {
     pub id: usize,
     pub core: Option<usize>,
     pub listeners: Vec<std::net::TcpListener>,
+    /// `--listen-tls` sockets and the config their handshakes use.
+    pub tls_listeners: Vec<std::net::TcpListener>,
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     pub generation: Generation,
     pub roots: rustls::RootCertStore,
     pub settings: Settings,
@@ -94,9 +97,15 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
         }
     };
     let mut listeners = Vec::new();
-    for l in spec.listeners {
+    let acceptor = spec.tls.map(monoio_rustls::TlsAcceptor::from);
+    let plain = spec.listeners.into_iter().map(|l| (l, None));
+    let secure = spec
+        .tls_listeners
+        .into_iter()
+        .map(|l| (l, acceptor.clone()));
+    for (l, acceptor) in plain.chain(secure) {
         match monoio::net::TcpListener::from_std(l) {
-            Ok(l) => listeners.push(l),
+            Ok(l) => listeners.push((l, acceptor)),
             Err(e) => {
                 let _ = spec
                     .ready
@@ -116,7 +125,7 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
     ));
     let canceller = Rc::new(RefCell::new(Some(Canceller::new())));
     let accepting = Rc::new(Cell::new(listeners.len()));
-    for listener in listeners {
+    for (listener, acceptor) in listeners {
         let handle = match canceller.borrow().as_ref() {
             Some(c) => c.handle(),
             None => break,
@@ -124,7 +133,7 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
         let ctx = ctx.clone();
         let accepting = accepting.clone();
         monoio::spawn(async move {
-            accept_loop(ctx, listener, handle).await;
+            accept_loop(ctx, listener, acceptor, handle).await;
             accepting.set(accepting.get() - 1);
         });
     }
@@ -168,13 +177,20 @@ async fn worker_main(spec: WorkerSpec, driver: &'static str) {
 async fn accept_loop(
     ctx: Rc<WorkerCtx>,
     listener: monoio::net::TcpListener,
+    tls: Option<monoio_rustls::TlsAcceptor>,
     handle: monoio::io::CancelHandle,
 ) {
     loop {
         match listener.cancelable_accept(handle.clone()).await {
-            Ok((stream, _peer)) => {
-                monoio::spawn(crate::proxy::serve(ctx.clone(), stream));
-            }
+            Ok((stream, _peer)) => match &tls {
+                None => {
+                    let client = crate::http1::ClientConn::new(stream);
+                    monoio::spawn(crate::proxy::serve(ctx.clone(), client));
+                }
+                Some(acceptor) => {
+                    monoio::spawn(super::tls::serve_tls(ctx.clone(), stream, acceptor.clone()));
+                }
+            },
             Err(_) if ctx.shutting_down.get() => return,
             Err(e) => {
                 // Out of descriptors or memory: back off instead of spinning; the kernel keeps

@@ -10,8 +10,16 @@ use crate::body::{Segment, SplicedBody};
 use monoio::buf::IoVecBuf;
 use std::rc::Rc;
 
+/// One pointer wide: it moves by value into every write op and through the futures around
+/// it, so its parts live behind one box that the worker's scratch keeps from request to
+/// request.
 #[derive(Default)]
 pub struct RequestBuf {
+    parts: Box<Parts>,
+}
+
+#[derive(Default)]
+struct Parts {
     /// What the next write sends, from `cursor` on; rebuilt by `seal`, trimmed by `advance`.
     iovecs: Vec<libc::iovec>,
     /// Owners of the memory `iovecs` points into. They are only changed through `&mut self`
@@ -26,60 +34,63 @@ pub struct RequestBuf {
 impl RequestBuf {
     /// The head buffer, emptied, to write the next request's head into.
     pub fn head_mut(&mut self) -> &mut Vec<u8> {
-        self.iovecs.clear();
-        self.head.clear();
-        &mut self.head
+        self.parts.iovecs.clear();
+        self.parts.head.clear();
+        &mut self.parts.head
     }
 
     /// The body description, to be reset for the next request.
     pub fn spliced_mut(&mut self) -> &mut SplicedBody {
-        self.iovecs.clear();
-        &mut self.spliced
+        self.parts.iovecs.clear();
+        &mut self.parts.spliced
     }
 
     #[cfg(test)]
     fn spliced(&self) -> &SplicedBody {
-        &self.spliced
+        &self.parts.spliced
     }
 
     /// Fixes the request: `head`, then the spliced `body`. Call after writing the head and
     /// the body description; the iovecs stay valid until the next `&mut` access.
     pub fn seal(&mut self, body: Rc<Vec<u8>>) {
-        self.body = Some(body);
+        self.parts.body = Some(body);
         self.rewind();
     }
 
     /// Points the iovecs at the whole request again (to resend it on a new connection).
     pub fn rewind(&mut self) {
-        self.iovecs.clear();
-        self.cursor = 0;
+        self.parts.iovecs.clear();
+        self.parts.cursor = 0;
         let mut push = |piece: &[u8]| {
             if !piece.is_empty() {
-                self.iovecs.push(libc::iovec {
+                self.parts.iovecs.push(libc::iovec {
                     iov_base: piece.as_ptr() as *mut libc::c_void,
                     iov_len: piece.len(),
                 });
             }
         };
-        push(&self.head);
-        let body: &[u8] = self.body.as_deref().map_or(&[], Vec::as_slice);
-        for seg in self.spliced.segments() {
+        push(&self.parts.head);
+        let body: &[u8] = self.parts.body.as_deref().map_or(&[], Vec::as_slice);
+        for seg in self.parts.spliced.segments() {
             match seg {
                 Segment::Original(r) => push(body.get(r.clone()).unwrap_or_default()),
-                Segment::Owned(r) => push(&self.spliced.owned()[r.clone()]),
+                Segment::Owned(r) => push(&self.parts.spliced.owned()[r.clone()]),
             }
         }
     }
 
     /// Bytes still to send.
     pub fn remaining(&self) -> usize {
-        self.iovecs[self.cursor..].iter().map(|v| v.iov_len).sum()
+        self.parts.iovecs[self.parts.cursor..]
+            .iter()
+            .map(|v| v.iov_len)
+            .sum()
     }
 
     /// Marks `n` more bytes as sent.
     pub fn advance(&mut self, mut n: usize) {
-        while n > 0 && self.cursor < self.iovecs.len() {
-            let v = &mut self.iovecs[self.cursor];
+        while n > 0 && self.parts.cursor < self.parts.iovecs.len() {
+            let v = &mut self.parts.iovecs[self.parts.cursor];
             if n < v.iov_len {
                 // SAFETY: `n < iov_len`, so the new base stays inside the same buffer and the
                 // shortened slice ends where it did.
@@ -88,22 +99,22 @@ impl RequestBuf {
                 return;
             }
             n -= v.iov_len;
-            self.cursor += 1;
+            self.parts.cursor += 1;
         }
     }
 
     /// Lets go of the body and keeps the vectors' capacity for the next request.
     pub fn recycle(&mut self) {
-        self.iovecs.clear();
-        self.cursor = 0;
-        self.body = None;
+        self.parts.iovecs.clear();
+        self.parts.cursor = 0;
+        self.parts.body = None;
     }
 
     /// The bytes as one buffer, read through the iovecs as the kernel reads them.
     #[cfg(test)]
     fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for v in &self.iovecs[self.cursor..] {
+        for v in &self.parts.iovecs[self.parts.cursor..] {
             // SAFETY: every iovec points into a buffer owned by `self` (head, body or the
             // spliced body's owned bytes) that is alive and unmodified while `self` is borrowed.
             out.extend_from_slice(unsafe {
@@ -120,11 +131,11 @@ impl RequestBuf {
 // owns the value (moving the struct moves only the owning handles).
 unsafe impl IoVecBuf for RequestBuf {
     fn read_iovec_ptr(&self) -> *const libc::iovec {
-        self.iovecs[self.cursor..].as_ptr()
+        self.parts.iovecs[self.parts.cursor..].as_ptr()
     }
 
     fn read_iovec_len(&self) -> usize {
-        self.iovecs.len() - self.cursor
+        self.parts.iovecs.len() - self.parts.cursor
     }
 }
 

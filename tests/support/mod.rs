@@ -14,6 +14,7 @@
 pub mod client;
 pub mod configs;
 pub mod gateway;
+pub mod kong;
 pub mod reply;
 pub mod tls;
 pub mod upstream;
