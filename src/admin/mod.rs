@@ -19,6 +19,7 @@ mod hgrm;
 mod prometheus;
 mod reply;
 pub(crate) mod status;
+pub(crate) mod token;
 
 pub(crate) use commands::{AdminCommand, EntityReply};
 
@@ -47,6 +48,7 @@ pub(crate) fn spawn(
     view: SharedView,
     registry: SharedRegistry,
     commands: Sender<AdminCommand>,
+    token: Option<token::AdminToken>,
 ) -> Result<SocketAddr, String> {
     let (mut listeners, bound) = crate::server::listener::bind_all(&[addr], 1)?;
     let listener = listeners
@@ -66,6 +68,7 @@ pub(crate) fn spawn(
                         view,
                         registry,
                         commands,
+                        token,
                     }),
                 )),
                 Err(e) => crate::error!("admin runtime: {e}"),
@@ -80,6 +83,8 @@ struct Shared {
     view: SharedView,
     registry: SharedRegistry,
     commands: Sender<AdminCommand>,
+    /// Required on every request when set.
+    token: Option<token::AdminToken>,
 }
 
 async fn serve(listener: std::net::TcpListener, shared: Rc<Shared>) {
@@ -167,6 +172,11 @@ const MAX_ADMIN_BODY: usize = 16 * 1024 * 1024;
 
 async fn route(req: Request, shared: &Shared) -> Response {
     let (parts, body) = req.into_parts();
+    if let Some(token) = &shared.token {
+        if !token.admits(&parts.headers) {
+            return message(StatusCode::UNAUTHORIZED, token::REFUSED);
+        }
+    }
     let body = match read_body(body).await {
         Ok(b) => b,
         Err(resp) => return resp,

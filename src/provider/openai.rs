@@ -32,6 +32,9 @@ impl Provider for OpenAiCompatible {
                 spliced.replace(range, literal.as_bytes());
             }
         }
+        if let Some((span, only)) = &call.access.cut {
+            spliced.remove(span.clone(), *only);
+        }
         if call.force_stream {
             spliced.force_stream(facts);
         }
@@ -79,7 +82,11 @@ impl<'a> BodyParam<'a> {
         let Some((name, literal)) = &call.target.auth.body_param else {
             return BodyParam::Keep;
         };
-        let found = member_values(call.body, call.facts, name);
+        let mut found = member_values(call.body, call.facts, name);
+        // A member cut out for access control (the consumer's key) is not the client's value.
+        if let Some((cut, _)) = &call.access.cut {
+            found.retain(|r| r.start >= cut.end || r.end <= cut.start);
+        }
         if found.is_empty() {
             BodyParam::Insert(name, literal)
         } else if call.target.auth.allow_override {
@@ -107,20 +114,27 @@ fn upstream_head(call: &Call<'_>, content_length: usize, out: &mut Vec<u8>) {
         .as_deref()
         .unwrap_or(&target.upstream.path_and_query);
     let auth_name = target.auth.header.as_ref().map(|(n, _)| n.as_bytes());
+    // A header that carried the consumer's key to llmux is not the client's provider key.
     let client_has_auth = auth_name.is_some_and(|n| {
-        client
-            .headers
-            .iter()
-            .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
+        !call.access.drops(n)
+            && client
+                .headers
+                .iter()
+                .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
     });
     let keep_client_auth = client_has_auth && target.auth.allow_override;
+    let access = &call.access;
     start_head(out, client, path, &target.upstream.host_header, |name| {
-        !keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name))
+        (!keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            || access.drops(name)
     });
     if let Some((name, value)) = &target.auth.header {
         if !keep_client_auth {
             push(out, name.as_bytes(), value.as_bytes());
         }
+    }
+    for line in access.lines {
+        out.extend_from_slice(line);
     }
     finish_head(out, content_length);
 }
@@ -130,7 +144,8 @@ fn upstream_head(call: &Call<'_>, content_length: usize, out: &mut Vec<u8>) {
 fn query_override(call: &Call<'_>) -> Option<String> {
     let target = call.target;
     let name = target.auth.query_param_name.as_deref()?;
-    if !target.auth.allow_override {
+    // A parameter that carried the consumer's key to llmux is not the client's provider key.
+    if !target.auth.allow_override || call.access.hide_query == Some(name) {
         return None;
     }
     let pair = |q: &str| -> Option<(usize, usize)> {

@@ -101,12 +101,15 @@ pub fn start(
             roots: roots.clone(),
             settings: settings.clone(),
             control: control_rx,
-            merge: MergeLink::new(
-                merger.reports.clone(),
-                merged_rx
-                    .next()
-                    .ok_or_else(|| format!("no merge channel for worker {id}"))?,
-            ),
+            merge: MergeLink {
+                limit_extra: Some(merger.limit_extra.clone()),
+                ..MergeLink::new(
+                    merger.reports.clone(),
+                    merged_rx
+                        .next()
+                        .ok_or_else(|| format!("no merge channel for worker {id}"))?,
+                )
+            },
             tokenizer: tokenizer.clone(),
             access_log: sinks.access_log.clone(),
             ready: ready_tx.clone(),

@@ -3,6 +3,7 @@
 //! It is the only place that sees all cores, and it runs on its own thread, so it may block on
 //! its channel; workers never do (they `try_send` and `try_recv` on their merge tick).
 
+use super::limits::{apply_extra, apply_reports, expire, LimitExtra, MergedLimits};
 use super::peak_ewma::PeakEwma;
 use super::registry::{Registry, SharedRegistry};
 use super::{CoreReport, LatencySample, Tally};
@@ -40,6 +41,8 @@ impl Default for MergedTarget {
 pub struct Merged {
     pub acked: Vec<u64>,
     pub targets: HashMap<TargetKey, MergedTarget>,
+    /// Rate-limit counters, with each core's part (`stats::limits`).
+    pub limits: MergedLimits,
 }
 
 /// The channels workers use; cloned into each worker at start.
@@ -49,6 +52,8 @@ pub struct MergerHandle {
     pub registry: SharedRegistry,
     /// Usage counted off the request path (tokenizer fallback), not tied to any core's report.
     pub counted: Sender<Counted>,
+    /// Rate-limit counts from no core (tokens the tokenizer thread counted).
+    pub limit_extra: Sender<Vec<LimitExtra>>,
     pub merged: Vec<Receiver<Arc<Merged>>>,
 }
 
@@ -61,6 +66,7 @@ pub fn spawn(
 ) -> std::io::Result<MergerHandle> {
     let (report_tx, report_rx) = bounded::<CoreReport>(cores * 64);
     let (extra_tx, extra_rx) = bounded::<Counted>(4096);
+    let (limit_tx, limit_rx) = bounded::<Vec<LimitExtra>>(4096);
     let mut senders = Vec::with_capacity(cores);
     let mut receivers = Vec::with_capacity(cores);
     for _ in 0..cores {
@@ -76,7 +82,7 @@ pub fn spawn(
         .spawn(move || {
             run(
                 report_rx,
-                extra_rx,
+                (extra_rx, limit_rx),
                 senders,
                 interval,
                 shared,
@@ -87,13 +93,14 @@ pub fn spawn(
         reports: report_tx,
         registry,
         counted: extra_tx,
+        limit_extra: limit_tx,
         merged: receivers,
     })
 }
 
 fn run(
     reports: Receiver<CoreReport>,
-    extra: Receiver<Counted>,
+    (extra, limit_extra): (Receiver<Counted>, Receiver<Vec<LimitExtra>>),
     cores: Vec<Sender<Arc<Merged>>>,
     interval: Duration,
     registry: SharedRegistry,
@@ -101,10 +108,11 @@ fn run(
 ) {
     let mut state = Merged {
         acked: vec![0; cores.len()],
-        targets: HashMap::new(),
+        ..Merged::default()
     };
     let mut dirty = false;
     let mut last_sent = Instant::now();
+    let mut last_expiry = Instant::now();
     loop {
         match reports.recv_timeout(interval) {
             Ok(r) => {
@@ -122,8 +130,19 @@ fn run(
         }
         while let Ok(c) = extra.try_recv() {
             let tally = Tally::from_usage(&c.usage, c.costs.0, c.costs.1);
+            if let (Some(consumer), Ok(mut reg)) = (&c.consumer, registry.lock()) {
+                reg.add_consumers(&[(c.key.clone(), consumer.clone(), tally)]);
+            }
             state.targets.entry(c.key).or_default().tally.add(&tally);
             dirty = true;
+        }
+        while let Ok(l) = limit_extra.try_recv() {
+            apply_extra(&mut state.limits, l);
+            dirty = true;
+        }
+        if last_expiry.elapsed() >= Duration::from_secs(1) {
+            expire(&mut state.limits, super::limits::unix_seconds());
+            last_expiry = Instant::now();
         }
         if dirty && last_sent.elapsed() >= interval / 2 {
             let snapshot = Arc::new(state.clone());
@@ -146,6 +165,7 @@ fn run(
 fn observe(registry: &SharedRegistry, r: &CoreReport, log: Option<&Sender<Histogram<u64>>>) {
     if let Ok(mut reg) = registry.lock() {
         reg.set_gauges(r.core, r.gauges, &r.open);
+        reg.add_consumers(&r.consumers);
         if let Some(h) = &r.hists {
             reg.add(h);
         }
@@ -158,7 +178,9 @@ fn observe(registry: &SharedRegistry, r: &CoreReport, log: Option<&Sender<Histog
 }
 
 /// Adds one core's report to the totals.
-pub fn apply(state: &mut Merged, report: CoreReport, now: Instant) {
+pub fn apply(state: &mut Merged, mut report: CoreReport, now: Instant) {
+    let limits = std::mem::take(&mut report.limits);
+    apply_reports(&mut state.limits, report.core, limits);
     for (key, tally) in report.tallies {
         state.targets.entry(key).or_default().tally.add(&tally);
     }
@@ -182,7 +204,7 @@ mod tests {
         let key = key("m");
         let mut state = Merged {
             acked: vec![0, 0],
-            targets: HashMap::new(),
+            ..Merged::default()
         };
         let tally = Tally {
             requests: 1,

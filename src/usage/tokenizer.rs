@@ -47,6 +47,8 @@ pub struct CountJob {
     /// Tokens added to the prompt text's count ([`Prompt::overhead`]).
     pub prompt_overhead: u64,
     pub completion_text: String,
+    /// The consumer the request ran as (its label), for per-consumer totals.
+    pub consumer: Option<std::sync::Arc<str>>,
     /// Runs on the tokenizer thread once the job is done, with the count (`None` when it could
     /// not be counted): how a statistics log line waits for the count without a worker waiting.
     pub then: Option<Box<dyn FnOnce(Option<Usage>) + Send>>,
@@ -56,6 +58,7 @@ pub struct Counted {
     pub key: crate::config::TargetKey,
     pub costs: (f64, f64),
     pub usage: Usage,
+    pub consumer: Option<std::sync::Arc<str>>,
 }
 
 /// Cloned into every worker; the thread ends when the last handle is dropped.
@@ -164,6 +167,7 @@ fn run(jobs: Receiver<CountJob>, results: Sender<Counted>) {
             key: job.key,
             costs: job.costs,
             usage,
+            consumer: job.consumer,
         };
         if results.send(counted).is_err() {
             return;
