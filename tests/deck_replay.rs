@@ -180,8 +180,8 @@ fn deck_gateway_sync_changes_plugins_and_reads_them_back() {
     let (status, _) = admin_call(
         admin,
         "POST",
-        "/consumers",
-        r#"{"username":"a"}"#,
+        "/upstreams",
+        r#"{"name":"a"}"#,
         "application/json",
     );
     assert_eq!(status, 405);
@@ -192,4 +192,8 @@ fn deck_gateway_sync_changes_plugins_and_reads_them_back() {
         .as_array()
         .unwrap()
         .contains(&serde_json::json!("ai-proxy-advanced")));
+    assert!(enabled["enabled_plugins"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("key-auth")));
 }

@@ -144,7 +144,7 @@ pub(crate) const KONG_VERSION: &str = "3.14.0";
 fn root() -> serde_json::Value {
     static NODE_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let node_id = NODE_ID.get_or_init(|| uuid::Uuid::new_v4().to_string());
-    let plugin = serde_json::json!({"version": KONG_VERSION, "priority": 770});
+    let plugin = |priority: u32| serde_json::json!({"version": KONG_VERSION, "priority": priority});
     serde_json::json!({
         "version": KONG_VERSION,
         "edition": "community",
@@ -156,10 +156,25 @@ fn root() -> serde_json::Value {
             "database": "off",
             "role": "traditional",
             "router_flavor": "traditional_compatible",
-            "loaded_plugins": {"ai-proxy": true, "ai-proxy-advanced": true},
+            "loaded_plugins": {
+                "acl": true,
+                "ai-proxy": true,
+                "ai-proxy-advanced": true,
+                "ai-rate-limiting-advanced": true,
+                "key-auth": true,
+                "rate-limiting": true,
+            },
         },
         "plugins": {
-            "available_on_server": {"ai-proxy": plugin, "ai-proxy-advanced": plugin},
+            // Kong's priorities: the order the plugins run in.
+            "available_on_server": {
+                "acl": plugin(950),
+                "ai-proxy": plugin(770),
+                "ai-proxy-advanced": plugin(770),
+                "ai-rate-limiting-advanced": plugin(905),
+                "key-auth": plugin(1250),
+                "rate-limiting": plugin(910),
+            },
             "enabled_in_cluster": [],
         },
         "timers": {"running": 0, "pending": 0},

@@ -7,7 +7,7 @@ mod generation;
 mod scratch;
 
 pub use generation::{Generation, PluginRuntime};
-pub use scratch::{AccessScratch, IoScratch, RequestScratch, ScratchPool};
+pub use scratch::{AccessScratch, IoScratch, RequestScratch, ScratchPool, NO_ACCESS};
 
 use crate::body::BodyScanner;
 use crate::limits::LimitsState;

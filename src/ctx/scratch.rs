@@ -26,7 +26,9 @@ pub struct RequestScratch {
     pub body: Rc<Vec<u8>>,
     pub facts: BodyFacts,
     pub io: IoScratch,
-    pub access: AccessScratch,
+    /// Made the first time a request on this scratch meets an access plugin, then kept; a
+    /// gateway without any holds none (and its held streams carry one pointer for it).
+    pub access: Option<Box<AccessScratch>>,
 }
 
 /// What access control decided for the request, and the buffers it works in.
@@ -51,6 +53,27 @@ pub struct AccessScratch {
     /// Scratch space for counter keys.
     pub key: Vec<u8>,
 }
+
+/// Nothing decided: what a request on a route without access plugins runs with.
+pub static NO_ACCESS: AccessScratch = AccessScratch {
+    identity: Identity {
+        consumer: None,
+        credential: None,
+    },
+    hidden: Hidden {
+        header: None,
+        query: None,
+        member: None,
+    },
+    key_auth: None,
+    acl: None,
+    token_limit: None,
+    token_state: 0,
+    token_identity: Vec::new(),
+    response_headers: Vec::new(),
+    decoded: Vec::new(),
+    key: Vec::new(),
+};
 
 impl AccessScratch {
     /// Forgets the previous request's decisions; buffers keep their capacity.
@@ -104,7 +127,9 @@ impl RequestScratch {
             body.clear();
             body.shrink_to(KEEP_BYTES);
         }
-        self.access.reset();
+        if let Some(access) = &mut self.access {
+            access.reset();
+        }
         let io = &mut self.io;
         if let Some(upstream) = &mut io.upstream {
             upstream.recycle();

@@ -29,6 +29,14 @@ use crate::stats::Tally;
 use std::io::Write;
 use std::net::IpAddr;
 
+impl<C> Clone for Applied<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Applied<'_, C> {}
+
 /// What identifies a request to a limiter.
 pub struct Subject<'a> {
     pub consumer: Option<&'a Consumer>,
@@ -77,16 +85,29 @@ pub struct Limited {
     pub message: String,
 }
 
+/// One limiter applied to one request: its configuration, where this core keeps its counts,
+/// the request's identity for it and the time the request is decided at.
+pub struct Applied<'a, C> {
+    pub conf: &'a C,
+    /// Index in the worker's `LimitsState`.
+    pub at: usize,
+    pub identity: &'a [u8],
+    pub now: Now,
+}
+
 /// Checks `conf` for `identity` and, when the request may pass, counts it. Writes the
 /// response headers (unless `hide_client_headers`) into `headers`.
 pub fn check_requests(
     state: &mut LimitsState,
-    at: usize,
-    conf: &RequestLimit,
-    identity: &[u8],
-    now: Now,
+    limit: &Applied<'_, RequestLimit>,
     headers: &mut Vec<u8>,
 ) -> Result<(), Limited> {
+    let Applied {
+        conf,
+        at,
+        identity,
+        now,
+    } = *limit;
     // Kong: remaining = limit - usage; the period whose remaining is <= 0 stops the request.
     let mut stop = None;
     for (i, (period, limit)) in conf.limits.iter().enumerate() {
@@ -141,14 +162,17 @@ pub fn check_requests(
 /// into `headers`.
 pub fn check_tokens(
     state: &LimitsState,
-    at: usize,
-    conf: &TokenLimit,
+    limit: &Applied<'_, TokenLimit>,
     providers: u32,
-    identity: &[u8],
-    now: Now,
     key: &mut Vec<u8>,
     headers: &mut Vec<u8>,
 ) -> Result<(), Limited> {
+    let Applied {
+        conf,
+        at,
+        identity,
+        now,
+    } = *limit;
     let sliding = conf.window_type == WindowType::Sliding;
     let mut exceeded = false;
     let mut longest_wait = 0u64;
@@ -210,17 +234,19 @@ pub fn check_tokens(
 }
 
 /// Spends a finished request's tokens (or cost) on the budgets of the provider that served it.
-#[allow(clippy::too_many_arguments)]
 pub fn spend_tokens(
     state: &mut LimitsState,
-    at: usize,
-    conf: &TokenLimit,
+    limit: &Applied<'_, TokenLimit>,
     provider: Provider,
-    identity: &[u8],
     tally: &Tally,
-    now: Now,
     key: &mut Vec<u8>,
 ) {
+    let Applied {
+        conf,
+        at,
+        identity,
+        now,
+    } = *limit;
     let amount = tokens(conf.count, tally);
     if amount <= 0.0 {
         return;

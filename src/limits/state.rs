@@ -140,7 +140,8 @@ impl LimitsState {
         }
     }
 
-    /// Identities with live counters on this core (for tests and `/status`).
+    /// Identities with live counters on this core.
+    #[cfg(test)]
     pub fn identities(&self) -> usize {
         self.limiters.iter().map(|l| l.counters.len()).sum()
     }

@@ -15,6 +15,15 @@ fn request_limit(limits: Vec<(Period, f64)>) -> RequestLimit {
     }
 }
 
+fn applied<'a, C>(conf: &'a C, at: usize, identity: &'a [u8], now: Now) -> Applied<'a, C> {
+    Applied {
+        conf,
+        at,
+        identity,
+        now,
+    }
+}
+
 fn text(headers: &[u8]) -> String {
     String::from_utf8_lossy(headers).into_owned()
 }
@@ -29,7 +38,7 @@ fn request_limit_counts_passing_requests_and_says_so_in_kongs_headers() {
         ms: 1_700_000_400_000 + 10_500,
     };
     let mut h = Vec::new();
-    assert!(check_requests(&mut state, at, &conf, b"c:a", now, &mut h).is_ok());
+    assert!(check_requests(&mut state, &applied(&conf, at, b"c:a", now), &mut h).is_ok());
     assert_eq!(
         text(&h),
         "X-RateLimit-Limit-Second: 5\r\nX-RateLimit-Remaining-Second: 4\r\n\
@@ -37,9 +46,9 @@ fn request_limit_counts_passing_requests_and_says_so_in_kongs_headers() {
          RateLimit-Limit: 2\r\nRateLimit-Remaining: 1\r\nRateLimit-Reset: 50\r\n"
     );
     h.clear();
-    assert!(check_requests(&mut state, at, &conf, b"c:a", now, &mut h).is_ok());
+    assert!(check_requests(&mut state, &applied(&conf, at, b"c:a", now), &mut h).is_ok());
     h.clear();
-    let refused = check_requests(&mut state, at, &conf, b"c:a", now, &mut h);
+    let refused = check_requests(&mut state, &applied(&conf, at, b"c:a", now), &mut h);
     assert_eq!(
         refused,
         Err(Limited {
@@ -59,12 +68,12 @@ fn request_limit_counts_passing_requests_and_says_so_in_kongs_headers() {
         2.0
     );
     h.clear();
-    assert!(check_requests(&mut state, at, &conf, b"c:b", now, &mut h).is_ok());
+    assert!(check_requests(&mut state, &applied(&conf, at, b"c:b", now), &mut h).is_ok());
     // The next minute starts afresh.
     let later = Now {
         ms: now.ms + 60_000,
     };
-    assert!(check_requests(&mut state, at, &conf, b"c:a", later, &mut h).is_ok());
+    assert!(check_requests(&mut state, &applied(&conf, at, b"c:a", later), &mut h).is_ok());
 }
 
 fn token_limit(sliding: bool) -> TokenLimit {
@@ -108,7 +117,14 @@ fn the_request_that_crosses_a_budget_is_served_and_the_next_refused() {
         ms: 1_700_000_400_000 + 15_000,
     };
     let (mut key, mut h) = (Vec::new(), Vec::new());
-    assert!(check_tokens(&state, at, &conf, openai, b"c:a", now, &mut key, &mut h).is_ok());
+    assert!(check_tokens(
+        &state,
+        &applied(&conf, at, b"c:a", now),
+        openai,
+        &mut key,
+        &mut h
+    )
+    .is_ok());
     assert_eq!(
         text(&h),
         "X-AI-RateLimit-Limit-60-openai: 100\r\nX-AI-RateLimit-Remaining-60-openai: 100\r\n"
@@ -117,18 +133,16 @@ fn the_request_that_crosses_a_budget_is_served_and_the_next_refused() {
         total_tokens: 150,
         ..Tally::default()
     };
-    spend_tokens(
-        &mut state,
-        at,
-        &conf,
-        Provider::OpenAi,
-        b"c:a",
-        &tally,
-        now,
-        &mut key,
-    );
+    let spent = applied(&conf, at, b"c:a", now);
+    spend_tokens(&mut state, &spent, Provider::OpenAi, &tally, &mut key);
     h.clear();
-    let refused = check_tokens(&state, at, &conf, openai, b"c:a", now, &mut key, &mut h);
+    let refused = check_tokens(
+        &state,
+        &applied(&conf, at, b"c:a", now),
+        openai,
+        &mut key,
+        &mut h,
+    );
     assert_eq!(
         refused.unwrap_err().message,
         "AI token rate limit exceeded for provider(s): openai"
@@ -144,12 +158,26 @@ fn the_request_that_crosses_a_budget_is_served_and_the_next_refused() {
     }
     // A budget for a provider the route does not use is not checked.
     h.clear();
-    assert!(check_tokens(&state, at, &conf, 0, b"c:a", now, &mut key, &mut h).is_ok());
+    assert!(check_tokens(
+        &state,
+        &applied(&conf, at, b"c:a", now),
+        0,
+        &mut key,
+        &mut h
+    )
+    .is_ok());
     // The next fixed window starts empty.
     let next = Now {
         ms: now.ms + 60_000,
     };
-    assert!(check_tokens(&state, at, &conf, openai, b"c:a", next, &mut key, &mut h).is_ok());
+    assert!(check_tokens(
+        &state,
+        &applied(&conf, at, b"c:a", next),
+        openai,
+        &mut key,
+        &mut h
+    )
+    .is_ok());
 }
 
 #[test]
@@ -164,19 +192,18 @@ fn a_sliding_window_remembers_the_previous_one() {
         total_tokens: 150,
         ..Tally::default()
     };
-    spend_tokens(
-        &mut state,
-        at,
-        &conf,
-        Provider::OpenAi,
-        b"c:a",
-        &tally,
-        Now { ms: start + 59_000 },
-        &mut key,
-    );
+    let spent = applied(&conf, at, b"c:a", Now { ms: start + 59_000 });
+    spend_tokens(&mut state, &spent, Provider::OpenAi, &tally, &mut key);
     // 30 s into the next window half of the previous one still counts: 75 of 100.
     let mid = Now { ms: start + 90_000 };
-    assert!(check_tokens(&state, at, &conf, openai, b"c:a", mid, &mut key, &mut h).is_ok());
+    assert!(check_tokens(
+        &state,
+        &applied(&conf, at, b"c:a", mid),
+        openai,
+        &mut key,
+        &mut h
+    )
+    .is_ok());
     assert!(
         text(&h).contains("X-AI-RateLimit-Remaining-60-openai: 25\r\n"),
         "{}",
@@ -185,7 +212,14 @@ fn a_sliding_window_remembers_the_previous_one() {
     // 10 s in: 150 * 50/60 = 125 >= 100, refused until 150 * (60 - e)/60 < 100: e > 20 s.
     h.clear();
     let early = Now { ms: start + 70_000 };
-    assert!(check_tokens(&state, at, &conf, openai, b"c:a", early, &mut key, &mut h).is_err());
+    assert!(check_tokens(
+        &state,
+        &applied(&conf, at, b"c:a", early),
+        openai,
+        &mut key,
+        &mut h
+    )
+    .is_err());
     assert!(text(&h).contains("Retry-After: 10\r\n"), "{}", text(&h));
 }
 

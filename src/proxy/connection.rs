@@ -7,10 +7,10 @@
 
 use super::error::ErrorResponse;
 use super::gate;
-use super::request::ProxyRequest;
+use super::request::{Admission, ProxyRequest};
 use super::Next;
 use crate::config::RouteMatch;
-use crate::ctx::{RequestScratch, WorkerCtx};
+use crate::ctx::{RequestScratch, WorkerCtx, NO_ACCESS};
 use crate::http1::{BodyError, ClientConn, Framing, HeadReadError};
 use std::rc::Rc;
 use std::time::Instant;
@@ -138,7 +138,10 @@ async fn serve_one(
     }
     // Who may call: decided on the head, before a body is invited or read.
     let policy = policy.filter(|p| !p.is_empty());
-    let pending = match policy.map(|p| gate::before_body(&config.access, p, head, access)) {
+    let pending = match policy.map(|p| {
+        let access = access.get_or_insert_with(Box::default);
+        gate::before_body(&config.access, p, head, access)
+    }) {
         Some(Ok(pending)) => Some(pending),
         Some(Err(resp)) => return reply(client, resp, head.keep_alive && head.version == 1).await,
         None => None,
@@ -170,8 +173,13 @@ async fn serve_one(
         Err(BodyError::Closed) => return Next::Close,
     };
     if let (Some(policy), Some(pending)) = (policy, pending) {
-        let ip = client.peer_addr();
-        let admitted = gate::after_body(ctx, &generation, policy, head, body, ip, pending, access);
+        let arrived = gate::Arrived {
+            head,
+            body,
+            client_ip: client.peer_addr(),
+        };
+        let access = access.get_or_insert_with(Box::default);
+        let admitted = gate::after_body(ctx, &generation, policy, &arrived, pending, access);
         if let Err(resp) = admitted {
             return reply(client, resp, head.keep_alive && head.version == 1).await;
         }
@@ -186,8 +194,11 @@ async fn serve_one(
         let resp = ErrorResponse::new(500, "internal error: the matched plugin is not loaded");
         return reply(client, resp, false).await;
     };
-    let outcome = match ProxyRequest::new(ctx, plugin, head, body, facts, received, access, config)
-    {
+    let admission = Admission {
+        decided: access.as_deref().unwrap_or(&NO_ACCESS),
+        table: &config.access,
+    };
+    let outcome = match ProxyRequest::new(ctx, plugin, head, body, facts, received, admission) {
         Ok(mut req) => super::proxy(&mut req, io, client).await,
         Err(resp) => Err(resp),
     };

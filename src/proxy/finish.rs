@@ -7,7 +7,7 @@ use super::request::ProxyRequest;
 use super::Next;
 use crate::config::TargetConfig;
 use crate::http1::ClientConn;
-use crate::limits::{self, Now};
+use crate::limits::{self, Applied, Now};
 use crate::provider::ResponseFilter;
 use crate::sinks::access_log::{Counts, Entry, LoggedConsumer, PendingLine, Tried};
 use crate::stats::limits::LimitExtra;
@@ -88,18 +88,15 @@ fn book_access(req: &ProxyRequest<'_>, target: &TargetConfig, tally: &Tally) {
     else {
         return;
     };
-    let mut key = std::mem::take(&mut *req.ctx.limit_key.borrow_mut());
-    limits::spend_tokens(
-        &mut req.ctx.limits.borrow_mut(),
-        access.token_state,
+    let applied = Applied {
         conf,
-        target.provider,
-        &access.token_identity,
-        tally,
-        Now::read(),
-        &mut key,
-    );
-    *req.ctx.limit_key.borrow_mut() = key;
+        at: access.token_state,
+        identity: &access.token_identity,
+        now: Now::read(),
+    };
+    let mut key = req.ctx.limit_key.borrow_mut();
+    let mut state = req.ctx.limits.borrow_mut();
+    limits::spend_tokens(&mut state, &applied, target.provider, tally, &mut key);
 }
 
 /// When the tokenizer thread counts a request's tokens later, the token budget it was checked

@@ -13,7 +13,7 @@ use crate::access::{authenticate, authorize, Authenticated, Denied};
 use crate::config::access::{AccessTable, Policy};
 use crate::ctx::{AccessScratch, Generation, WorkerCtx};
 use crate::http1::{Framing, RequestHead};
-use crate::limits::{self, Limited, Now, Subject};
+use crate::limits::{self, Applied, Limited, Now, Subject};
 use std::net::IpAddr;
 
 /// What is left to do once the body is read.
@@ -50,17 +50,27 @@ pub(super) fn before_body(
     Ok(AfterBody::Limits)
 }
 
+/// A request whose body has been read.
+pub(super) struct Arrived<'a> {
+    pub head: &'a RequestHead,
+    pub body: &'a [u8],
+    pub client_ip: Option<IpAddr>,
+}
+
 /// What is left after the body: `key_in_body` authentication, then both limits.
 pub(super) fn after_body(
     ctx: &WorkerCtx,
     generation: &Generation,
     policy: &Policy,
-    head: &RequestHead,
-    body: &[u8],
-    client_ip: Option<IpAddr>,
+    request: &Arrived<'_>,
     pending: AfterBody,
     access: &mut AccessScratch,
 ) -> Result<(), ErrorResponse> {
+    let Arrived {
+        head,
+        body,
+        client_ip,
+    } = *request;
     let table = &generation.config.access;
     if pending == AfterBody::Authenticate {
         if let Some(conf) = policy
@@ -94,17 +104,15 @@ pub(super) fn after_body(
     let now = Now::read();
     let mut state = ctx.limits.borrow_mut();
     if let Some(conf) = request_limit.and_then(|r| table.request_limits.get(r as usize)) {
-        let at = generation.request_limit_state(request_limit.unwrap_or_default());
         limits::identity(&conf.limit_by, &subject, &mut access.key);
-        limits::check_requests(
-            &mut state,
-            at,
+        let applied = Applied {
             conf,
-            &access.key,
+            at: generation.request_limit_state(request_limit.unwrap_or_default()),
+            identity: &access.key,
             now,
-            &mut access.response_headers,
-        )
-        .map_err(|l| limited(l, &access.response_headers))?;
+        };
+        limits::check_requests(&mut state, &applied, &mut access.response_headers)
+            .map_err(|l| limited(l, &access.response_headers))?;
     }
     if let Some(t) = token_limit {
         let Some(conf) = table.token_limits.get(t as usize) else {
@@ -114,17 +122,15 @@ pub(super) fn after_body(
         limits::identity(&conf.identifier, &subject, &mut access.token_identity);
         access.token_limit = Some(t);
         access.token_state = at;
-        limits::check_tokens(
-            &state,
-            at,
+        let applied = Applied {
             conf,
-            policy.providers,
-            &access.token_identity,
+            at,
+            identity: &access.token_identity,
             now,
-            &mut access.key,
-            &mut access.response_headers,
-        )
-        .map_err(|l| limited(l, &access.response_headers))?;
+        };
+        let (key, headers) = (&mut access.key, &mut access.response_headers);
+        limits::check_tokens(&state, &applied, policy.providers, key, headers)
+            .map_err(|l| limited(l, &access.response_headers))?;
     }
     Ok(())
 }

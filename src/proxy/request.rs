@@ -3,15 +3,21 @@
 
 use super::candidates::candidates;
 use super::error::ErrorResponse;
-use crate::access::Identity;
 use crate::body::{BodyFacts, ScanError};
 use crate::config::access::AccessTable;
-use crate::config::{AiProxyConfig, GatewayConfig, ResponseStreaming, RouteType, TargetConfig};
+use crate::config::{AiProxyConfig, ResponseStreaming, RouteType, TargetConfig};
 use crate::ctx::{AccessScratch, PluginRuntime, WorkerCtx};
 use crate::http1::RequestHead;
 use crate::provider::{AccessEdits, Call};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// What access control decided for a request, and the table its decisions index into.
+#[derive(Clone, Copy)]
+pub(super) struct Admission<'a> {
+    pub decided: &'a AccessScratch,
+    pub table: &'a AccessTable,
+}
 
 /// The request's own data; its buffers belong to the worker's per-request scratch.
 pub(super) struct ProxyRequest<'a> {
@@ -118,8 +124,7 @@ impl<'a> ProxyRequest<'a> {
         body: &'a Rc<Vec<u8>>,
         facts: &'a mut BodyFacts,
         received: Instant,
-        access: &'a AccessScratch,
-        gateway: &'a GatewayConfig,
+        admission: Admission<'a>,
     ) -> Result<ProxyRequest<'a>, ErrorResponse> {
         ctx.scanner
             .borrow_mut()
@@ -153,14 +158,9 @@ impl<'a> ProxyRequest<'a> {
                 sent: received,
                 answered: received,
             },
-            access,
-            table: &gateway.access,
+            access: admission.decided,
+            table: admission.table,
         })
-    }
-
-    /// Who is calling.
-    pub fn identity(&self) -> Identity {
-        self.access.identity
     }
 
     /// How access control changes the upstream request: the consumer's key never reaches the

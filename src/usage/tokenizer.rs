@@ -79,9 +79,11 @@ impl TokenizerHandle {
     }
 
     /// Never blocks. When the queue is full (or the thread is gone) the job comes back, so
-    /// the caller can finish what it was for without the count.
-    pub fn submit(&self, job: CountJob) -> Result<(), CountJob> {
-        self.jobs.try_send(job).map_err(|e| e.into_inner())
+    /// the caller can finish what it was for without the count (boxed: that is the rare path).
+    pub fn submit(&self, job: CountJob) -> Result<(), Box<CountJob>> {
+        self.jobs
+            .try_send(job)
+            .map_err(|e| Box::new(e.into_inner()))
     }
 }
 

@@ -4,6 +4,7 @@
 //! match, so Kong compatibility of the URL space can be read at a glance; the handlers live in
 //! `plugins` and `views`.
 
+use super::consumers;
 use super::index::Index;
 use super::model::{Call, Parent, Reply};
 use super::paging::page;
@@ -39,7 +40,9 @@ pub(super) fn handle(
         ("GET", ["plugins", "enabled"]) => (
             ok(
                 200,
-                &serde_yaml_ng::from_str("enabled_plugins: [ai-proxy, ai-proxy-advanced]")
+                &serde_yaml_ng::from_str(
+                    "enabled_plugins: [acl, ai-proxy, ai-proxy-advanced, ai-rate-limiting-advanced, key-auth, rate-limiting]",
+                )
                     .unwrap_or(Value::Null),
             ),
             None,
@@ -101,6 +104,7 @@ pub(super) fn handle(
             ),
             None,
         ),
+        (_, ["consumers" | "key-auths" | "acls", ..]) => consumers::handle(cx, method, &segs, path),
         ("GET", [table]) if EMPTY_TABLES.contains(table) => (list(Vec::new()), None),
         ("GET", [table, ..]) if EMPTY_TABLES.contains(table) => (not_found(), None),
         (_, [table, ..]) if EMPTY_TABLES.contains(table) => (
@@ -118,7 +122,6 @@ pub(super) fn handle(
 /// Kong's other entity tables, which decK dumps and llmux has no use for: always empty lists
 /// (with Kong's envelope, paging and validation), 404 for one entity, 405 for changes.
 pub(super) const EMPTY_TABLES: &[&str] = &[
-    "consumers",
     "consumer_groups",
     "certificates",
     "ca_certificates",
@@ -130,12 +133,10 @@ pub(super) const EMPTY_TABLES: &[&str] = &[
     "key-sets",
     "partials",
     "filter_chains",
-    "key-auths",
     "hmac-auths",
     "jwts",
     "basic-auths",
     "oauth2",
-    "acls",
     "mtls-auths",
 ];
 

@@ -1,5 +1,5 @@
-//! Kong Admin API entity endpoints (`/plugins`, `/services`, `/routes`) over the running decK
-//! document.
+//! Kong Admin API entity endpoints (`/plugins`, `/services`, `/routes`, `/consumers` with their
+//! `/key-auth` and `/acls`) over the running decK document.
 //!
 //! [`EntityStore`] is a pure, synchronous in-memory model of the gateway's declarative state: the
 //! decK document as a YAML tree. The admin thread calls [`EntityStore::handle`] for one Admin API
@@ -26,7 +26,8 @@
 //! (serde_json in and out of the YAML tree), `response`, `paging` and `errors` (Kong's answer
 //! shapes, pages and error objects), `index` (where each entity is, taken from the config loader's own entity list),
 //! `ids` (the ids clients address entities by), `views` (entities as Kong shows them), `plugins`
-//! (the changes), `dispatch` (the endpoint table), then this file (the store). `state_file`
+//! (the changes), `consumers` (consumers, keys and ACL groups: views and changes), `dispatch`
+//! (the endpoint table), then this file (the store). `state_file`
 //! stands alone: it persists the document.
 
 use crate::config::as_mapping;
@@ -35,6 +36,7 @@ use index::Index;
 use model::yaml_text;
 use serde_yaml_ng::Value;
 
+mod consumers;
 mod dispatch;
 mod errors;
 mod ids;
@@ -75,7 +77,7 @@ impl std::fmt::Debug for EntityStore {
 /// `/plugins...`, `/services...`, `/routes...`.
 pub fn handles_path(path: &str) -> bool {
     match dispatch::split_path(path).first().map(String::as_str) {
-        Some("plugins" | "services" | "routes") => true,
+        Some("plugins" | "services" | "routes" | "consumers" | "key-auths" | "acls") => true,
         Some(table) => dispatch::EMPTY_TABLES.contains(&table),
         None => false,
     }
@@ -83,10 +85,14 @@ pub fn handles_path(path: &str) -> bool {
 
 /// Kong has `created_at`/`updated_at` on every entity; those the file leaves out are the time
 /// llmux first loaded it (written into the document, so a `--state` file keeps them).
-fn stamp_times(doc: &mut Value) {
-    let now = std::time::SystemTime::now()
+fn now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .map_or(0, |d| d.as_secs())
+}
+
+fn stamp_times(doc: &mut Value) {
+    let now = now();
     let locs: Vec<Vec<model::Step>> = Index::build(doc)
         .all()
         .map(|(_, e)| e.loc.clone())
@@ -116,6 +122,7 @@ impl EntityStore {
         }
         assign_ids(&mut doc);
         stamp_times(&mut doc);
+        consumers::assign_ids(&mut doc, now());
         Ok(EntityStore { doc })
     }
 

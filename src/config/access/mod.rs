@@ -17,7 +17,7 @@ pub(crate) mod schema;
 mod scope;
 mod table;
 
-pub(crate) use plugins::{build_access_plugin, AccessPlugin, BuildCx};
+pub(crate) use plugins::{build_access_plugin, BuildCx};
 pub use plugins::{
     Acl, AclVerdict, KeyAuth, LimitBy, Period, RequestLimit, Strategy, TokenCount, TokenLimit,
     TokenProvider, TokenWindow, WindowType,

@@ -46,8 +46,8 @@ pub(crate) fn assemble(
     };
     let groups: Vec<Vec<String>> = consumers.iter().map(|c| c.groups.clone()).collect();
     table.consumers = consumers;
-    // (name, route, service, consumer) -> instance index within its kind.
-    let mut at: HashMap<(&str, Option<usize>, Option<usize>, Option<usize>), u32> = HashMap::new();
+    // Instance index within its kind, by (name, route, service, consumer).
+    let mut at: HashMap<ScopeKey<'_>, u32> = HashMap::new();
     for p in &plugins {
         let kind = p.name.as_str();
         let slot = match &p.plugin {
@@ -89,8 +89,8 @@ pub(crate) fn assemble(
                 let route_and_service =
                     both.then(|| find(name, r.route, r.service, None)).flatten();
                 let overrides = (0..consumer_count)
-                    .filter_map(|c| {
-                        let c = Some(c);
+                    .filter_map(|index| {
+                        let c = Some(index);
                         let specific = both
                             .then(|| find(name, r.route, r.service, c))
                             .flatten()
@@ -99,7 +99,7 @@ pub(crate) fn assemble(
                             .or(route_and_service)
                             .or_else(|| find(name, None, None, c));
                         let chosen = specific.or(base);
-                        (chosen != base).then(|| (c.unwrap_or(0) as u32, chosen))
+                        (chosen != base).then_some((index as u32, chosen))
                     })
                     .collect();
                 ByConsumer { base, overrides }
@@ -116,6 +116,9 @@ pub(crate) fn assemble(
         .collect();
     table
 }
+
+/// (plugin name, route, service, consumer).
+type ScopeKey<'a> = (&'a str, Option<usize>, Option<usize>, Option<usize>);
 
 fn push<T>(list: &mut Vec<T>, item: T) -> u32 {
     list.push(item);
