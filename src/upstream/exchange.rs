@@ -79,6 +79,28 @@ impl AttemptError {
     }
 }
 
+/// Waits for `tcp` to be readable, holding no buffer, then reads what is there at once (no
+/// read stays in flight, so the buffer's storage is taken and can be given back right away).
+/// Ends with `Ok(0)` once `deadline` has expired.
+pub(crate) async fn read_when_ready(
+    tcp: &TcpStream,
+    buf: &mut ReadBuf,
+    deadline: &Deadline,
+) -> std::io::Result<usize> {
+    loop {
+        if deadline.expired() {
+            return Ok(0);
+        }
+        // Errors and hang-ups show up in the read that follows.
+        let _ = tcp.readable(false).await;
+        match buf.fill_now(tcp.as_raw_fd()) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 /// Opens a new connection to `peer`, trying each resolved address within one overall timeout.
 pub async fn connect(
     peer: &HttpPeer,
@@ -116,31 +138,37 @@ pub async fn connect(
         }
     };
     let deadline = Deadline::register(tcp.as_raw_fd(), OnExpiry::Both);
-    let io = if let Some(name) = &peer.server_name {
-        let name = name
-            .clone()
-            .map_err(|detail| err(FailKind::Connect, false, key, detail))?;
-        match monoio::time::timeout(timeout, tls.connect(name, tcp)).await {
-            Ok(Ok(s)) => UpstreamIo::Tls(Box::new(s)),
-            Ok(Err(e)) => {
-                return Err(err(
-                    FailKind::Connect,
-                    false,
-                    key,
-                    format!("TLS handshake: {e}"),
-                ))
-            }
-            Err(_) => {
-                return Err(err(
-                    FailKind::Timeout,
-                    false,
-                    key,
-                    "TLS handshake timed out".to_string(),
-                ))
+    let io = match &peer.server_name {
+        None => UpstreamIo::Plain(tcp),
+        Some(name) => {
+            let name = name
+                .clone()
+                .map_err(|detail| err(FailKind::Connect, false, key, detail))?;
+            // The handshake is bounded by the socket's deadline, and its (large) future is
+            // boxed: only TLS connections pay for it, once per connection.
+            deadline.arm(timeout);
+            let handshake = Box::pin(tls.connect(name, tcp)).await;
+            deadline.disarm();
+            match handshake {
+                Ok(s) => UpstreamIo::Tls(Box::new(s)),
+                Err(_) if deadline.expired() => {
+                    return Err(err(
+                        FailKind::Timeout,
+                        false,
+                        key,
+                        "TLS handshake timed out".to_string(),
+                    ))
+                }
+                Err(e) => {
+                    return Err(err(
+                        FailKind::Connect,
+                        false,
+                        key,
+                        format!("TLS handshake: {e}"),
+                    ))
+                }
             }
         }
-    } else {
-        UpstreamIo::Plain(tcp)
     };
     Ok(UpstreamConn {
         deadline,
@@ -218,17 +246,13 @@ impl UpstreamConn {
             return Err(std::io::ErrorKind::TimedOut.into());
         }
         self.deadline.arm(timeout);
-        if quiet && self.buf.is_empty() {
-            self.buf.release();
-            if let UpstreamIo::Plain(tcp) = &self.io {
-                // Errors and hang-ups are seen by the read below.
-                let _ = tcp.readable(false).await;
+        let read = match &self.io {
+            UpstreamIo::Plain(tcp) if quiet && self.buf.is_empty() => {
+                self.buf.release();
+                read_when_ready(tcp, &mut self.buf, &self.deadline).await
             }
-        }
-        let read = if self.deadline.expired() {
-            Ok(0)
-        } else {
-            self.buf.fill(&mut self.io).await
+            _ if self.deadline.expired() => Ok(0),
+            _ => self.buf.fill(&mut self.io).await,
         };
         self.deadline.disarm();
         if self.deadline.expired() {
@@ -245,10 +269,13 @@ impl UpstreamConn {
     /// Reads until a final (non-1xx) response head is complete, into `head` (reused from
     /// request to request). `read_timeout` bounds each wait between two reads, as nginx's
     /// `proxy_read_timeout` does.
+    ///
+    /// `lean`: wait without holding a read buffer (see [`fill`](Self::fill)'s `quiet`).
     pub async fn read_head_into(
         &mut self,
         read_timeout: Duration,
         head: &mut ResponseHead,
+        lean: bool,
     ) -> Result<(), AttemptError> {
         loop {
             match ResponseHead::parse_into(self.buf.data(), false, head) {
@@ -262,7 +289,7 @@ impl UpstreamConn {
                 Ok(None) => {}
                 Err(e) => return Err(err(FailKind::InvalidHeader, true, &self.key, e)),
             }
-            match self.fill(read_timeout, false).await {
+            match self.fill(read_timeout, lean).await {
                 Ok(0) => {
                     return Err(err(
                         FailKind::Closed,
