@@ -28,6 +28,8 @@
 //!   state (`WorkerCtx`, one config `Generation`).
 //! - `proxy`: the request path, from a parsed head to a relayed answer and its bookkeeping.
 //! - `server`: worker threads, listeners, the merge tick, reload and shutdown.
+//! - `fleet`: several nodes on one Redis: the usage sync thread (other nodes' usage reaches the
+//!   workers through the merger) and the fleet-wide configuration store. Never on a worker.
 //! - `admin`: the admin listener, `/status`, `/metrics`, `.hgrm`, the Kong Admin API.
 //! - `supervisor`, `mock`, [`cli`]: the main thread (signals, reloads), the mock provider,
 //!   the command line.
@@ -54,6 +56,7 @@ pub mod usage;
 
 mod admin;
 mod ctx;
+mod fleet;
 mod mock;
 mod provider;
 mod proxy;
