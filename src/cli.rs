@@ -6,7 +6,7 @@ use crate::config;
 use crate::config::Loaded;
 use crate::server;
 use crate::settings::{IoDriver, Settings};
-use crate::fleet::state::{FleetConfig, StateStore};
+use crate::fleet::state::{FleetConfig, StateStore, Written};
 use crate::fleet::{Fleet, RedisUrl};
 use crate::supervisor::{FleetState, Source, StateLocation, Supervisor};
 use crate::upstream::Resolved;
@@ -195,17 +195,19 @@ fn load(
             source.file = Some(state.clone());
         }
     }
-    let fleet = fleet.take().map(|(store, found)| {
-        let version = found.map_or(0, |f| f.version);
+    let fleet = fleet.take().map(|(mut store, found)| {
+        let version = match found {
+            Some(f) => f.version,
+            None => seed(&mut store, &text),
+        };
         (store, version)
     });
     Ok((loaded, text, source, fleet))
 }
 
-/// The fleet's configuration store and what it holds. A fleet without a configuration yet is
-/// seeded by this node once its own config has loaded (by the supervisor, like after a Redis
-/// that lost its data); a Redis that does not answer is no reason not to serve: this node starts
-/// from its own config and adopts the fleet's when Redis answers.
+/// The fleet's configuration store and what it holds. A Redis that does not answer is no reason
+/// not to serve: this node starts from its own config and adopts the fleet's when Redis answers
+/// (or, if the fleet has none, gives it its own).
 fn fleet_config(url: &RedisUrl, node: &str) -> Result<(StateStore, Option<FleetConfig>), String> {
     let mut store = StateStore::new(url.clone(), node.to_string())?;
     let found = match store.load() {
@@ -216,6 +218,19 @@ fn fleet_config(url: &RedisUrl, node: &str) -> Result<(StateStore, Option<FleetC
         }
     };
     Ok((store, found))
+}
+
+/// A fleet without a configuration starts from this node's (the text it just loaded, so every
+/// node derives the same entity ids from it). Returns the version this node runs: 1, or 0 when
+/// another node seeded first or Redis is away (the watcher then brings the fleet's).
+fn seed(store: &mut StateStore, text: &str) -> u64 {
+    match store.seed(1, text) {
+        Ok(Written::Done(v)) => {
+            crate::info!("the fleet had no configuration: stored this node's as version {v}");
+            v
+        }
+        Ok(Written::Stale(_)) | Err(_) => 0,
+    }
 }
 
 fn read(path: &std::path::Path) -> Result<String, String> {

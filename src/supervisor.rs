@@ -9,7 +9,7 @@ use crate::admin::entities::{write_state_atomically, ApiResponse, EntityStore};
 use crate::admin::status::{SharedView, View};
 use crate::admin::{AdminCommand, EntityReply};
 use crate::config::{self, GatewayConfig, Loaded};
-use crate::fleet::state::{FleetConfig, Observed, StateStore, Written};
+use crate::fleet::state::{FleetConfig, Observed, StateStore, StoreError, Written};
 use crate::fleet::{Fleet, RedisUrl};
 use crate::server::Server;
 use crate::upstream::Resolved;
@@ -340,7 +340,7 @@ impl Supervisor {
                         return failure(503, format!("the change was not made: {e}"));
                     }
                 }
-                Err(e) => return failure(503, format!("the change was not made: {e}")),
+                Err(e) => return failure(503, unsaved(&e)),
             }
         }
         failure(
@@ -364,7 +364,7 @@ impl Supervisor {
                     return Ok(loaded.config.summary());
                 }
                 Ok(Written::Stale(_)) => self.refresh_from_fleet().map_err(|e| vec![e])?,
-                Err(e) => return Err(vec![format!("nothing was changed: {e}")]),
+                Err(e) => return Err(vec![unsaved(&e)]),
             }
         }
         Err(vec![format!(
@@ -374,11 +374,10 @@ impl Supervisor {
 
     /// Compare-and-set of `yaml` over the version this node runs; on success this node runs
     /// (is about to run) the new version.
-    fn write_fleet(&mut self, yaml: &str) -> Result<Written, String> {
-        let fs = self
-            .fleet_state
-            .as_mut()
-            .ok_or("no fleet configuration store")?;
+    fn write_fleet(&mut self, yaml: &str) -> Result<Written, StoreError> {
+        let Some(fs) = self.fleet_state.as_mut() else {
+            return Err(StoreError::Unreachable("no fleet configuration store".into()));
+        };
         let written = fs.store.compare_and_set(fs.version, yaml)?;
         if let Written::Done(v) = written {
             fs.version = v;
@@ -477,6 +476,16 @@ impl Supervisor {
             r.version = fs.version;
             r.adopted = fs.adopted;
         }
+    }
+}
+
+/// What a client is told when its change could not be stored for the fleet.
+fn unsaved(e: &StoreError) -> String {
+    match e {
+        StoreError::Unreachable(e) => format!("the change was not made: {e}"),
+        StoreError::NoAnswer(e) => format!(
+            "the change was not confirmed: {e}; GET /plugins on any node shows whether it was made"
+        ),
     }
 }
 

@@ -33,6 +33,28 @@ pub struct FleetConfig {
     pub node: String,
 }
 
+/// Why a store call failed: before anything was sent (nothing changed for certain), or after
+/// (the call may or may not have run).
+#[derive(Debug, Clone)]
+pub enum StoreError {
+    Unreachable(String),
+    NoAnswer(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Unreachable(e) | StoreError::NoAnswer(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> String {
+        e.to_string()
+    }
+}
+
 /// The result of a versioned write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -46,7 +68,9 @@ pub struct StateStore {
     link: Link,
     node: String,
     script: redis::Script,
-    /// Call at once even while backing off (an operator is waiting), rather than wait.
+    /// The supervisor's store: connect afresh for every call, at once (an operator is
+    /// waiting, and a connection kept across a Redis restart would fail its first call after
+    /// having possibly sent it). The watcher's keeps its connection and backs off.
     eager: bool,
 }
 
@@ -62,8 +86,9 @@ impl StateStore {
     }
 
     /// The stored version, 0 when there is none.
-    pub fn version(&mut self) -> Result<u64, String> {
-        let v: Option<u64> = self.call(|conn| redis::cmd("HGET").arg(CONFIG).arg("version").query(conn))?;
+    pub fn version(&mut self) -> Result<u64, StoreError> {
+        let v: Option<u64> =
+            self.call(|conn| redis::cmd("HGET").arg(CONFIG).arg("version").query(conn))?;
         Ok(v.unwrap_or(0))
     }
 
@@ -72,7 +97,7 @@ impl StateStore {
     }
 
     /// The stored configuration, `None` when the fleet has none yet.
-    pub fn load(&mut self) -> Result<Option<FleetConfig>, String> {
+    pub fn load(&mut self) -> Result<Option<FleetConfig>, StoreError> {
         let (version, yaml, node): (Option<u64>, Option<String>, Option<String>) =
             self.call(|conn| {
                 redis::cmd("HMGET")
@@ -93,17 +118,17 @@ impl StateStore {
     }
 
     /// Writes `yaml` as the next version if the stored one is still `expected`.
-    pub fn compare_and_set(&mut self, expected: u64, yaml: &str) -> Result<Written, String> {
+    pub fn compare_and_set(&mut self, expected: u64, yaml: &str) -> Result<Written, StoreError> {
         self.write("cas", expected, yaml)
     }
 
     /// Writes `yaml` as `version` if the fleet has none or an older one (start-up, and after
     /// Redis lost its data).
-    pub fn seed(&mut self, version: u64, yaml: &str) -> Result<Written, String> {
+    pub fn seed(&mut self, version: u64, yaml: &str) -> Result<Written, StoreError> {
         self.write("seed", version, yaml)
     }
 
-    fn write(&mut self, mode: &str, version: u64, yaml: &str) -> Result<Written, String> {
+    fn write(&mut self, mode: &str, version: u64, yaml: &str) -> Result<Written, StoreError> {
         let script = self.script.clone();
         let node = self.node.clone();
         let (done, v): (u64, u64) = self.call(|conn| {
@@ -123,31 +148,35 @@ impl StateStore {
         })
     }
 
-    /// Runs `f` on the connection now (an operator is waiting: no backoff), recording the
-    /// outcome on the link.
+    /// Runs `f` on the connection, recording the outcome on the link.
     fn call<T>(
         &mut self,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, String> {
+    ) -> Result<T, StoreError> {
         if self.eager {
             self.link.retry_now();
         }
-        let conn = self.link.get()?;
-        match f(conn) {
+        let what = format!("fleet configuration store {}", self.link.url());
+        let conn = self
+            .link
+            .get()
+            .map_err(|e| StoreError::Unreachable(format!("{what} is unreachable: {e}")))?;
+        let result = f(conn);
+        let out = match result {
             Ok(v) => {
                 self.link.succeeded();
                 Ok(v)
             }
             Err(e) => {
-                let msg = format!(
-                    "fleet configuration store {}: {}",
-                    self.link.url(),
-                    self.link.url().scrub(&e.to_string())
-                );
+                let msg = format!("{what} did not answer: {}", self.link.url().scrub(&e.to_string()));
                 self.link.failed(&msg);
-                Err(msg)
+                Err(StoreError::NoAnswer(msg))
             }
+        };
+        if self.eager {
+            self.link.close();
         }
+        out
     }
 }
 
@@ -182,7 +211,16 @@ pub fn watch(
     };
     std::thread::Builder::new()
         .name("llmux-fleet-config".into())
-        .spawn(move || Watcher { client, store, registry, tx, last: None }.run())
+        .spawn(move || {
+            Watcher {
+                client,
+                store,
+                registry,
+                tx,
+                seen: None,
+            }
+            .run()
+        })
         .map(|_| ())
         .map_err(|e| format!("starting the fleet configuration watcher: {e}"))
 }
@@ -193,7 +231,8 @@ struct Watcher {
     store: StateStore,
     registry: SharedRegistry,
     tx: Sender<Observed>,
-    last: Option<u64>,
+    /// The last observation, so the document is read again only when the version changed.
+    seen: Option<Observed>,
 }
 
 impl Watcher {
@@ -204,7 +243,6 @@ impl Watcher {
             match self.subscribe() {
                 Ok(mut conn) => {
                     backoff.reset();
-                    self.last = None; // after a gap, report the current version once more
                     if !self.listen(&mut conn) {
                         return;
                     }
@@ -249,36 +287,26 @@ impl Watcher {
         }
     }
 
-    /// Reads the version, and the document when it changed; false when nobody listens.
+    /// Reads the version (and the document when the version changed) and reports it; the
+    /// supervisor compares it with its own every time, so a report it could not act on (Redis
+    /// went away again) is acted on at the next one. False when nobody listens any more.
     fn check(&mut self) -> bool {
-        match self.store.version() {
-            Ok(v) if self.last == Some(v) => {
-                self.publish();
-                return true;
-            }
-            Ok(_) => {}
-            Err(_) => {
-                self.publish();
-                return true;
-            }
-        }
-        let seen = match self.store.load() {
-            Ok(config) => Observed { config },
-            Err(_) => {
-                self.publish();
-                return true;
-            }
+        let fresh = match self.store.version() {
+            Ok(v) if self.seen.as_ref().map(Observed::version) == Some(v) => true,
+            Ok(_) => match self.store.load() {
+                Ok(config) => {
+                    self.seen = Some(Observed { config });
+                    true
+                }
+                Err(_) => false,
+            },
+            Err(_) => false,
         };
         self.publish();
-        let version = seen.version();
-        match self.tx.try_send(seen) {
-            Ok(()) => {
-                self.last = Some(version);
-                true
-            }
-            Err(TrySendError::Full(_)) => true, // reported again on the next check
-            Err(TrySendError::Disconnected(_)) => false,
-        }
+        let Some(seen) = self.seen.clone().filter(|_| fresh) else {
+            return true;
+        };
+        !matches!(self.tx.try_send(seen), Err(TrySendError::Disconnected(_)))
     }
 
     fn publish(&self) {

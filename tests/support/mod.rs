@@ -13,7 +13,9 @@
 
 pub mod client;
 pub mod configs;
+pub mod fleet;
 pub mod gateway;
+pub mod redis;
 pub mod reply;
 pub mod tls;
 pub mod upstream;
@@ -21,7 +23,9 @@ pub mod wire;
 
 pub use client::*;
 pub use configs::*;
+pub use fleet::*;
 pub use gateway::*;
+pub use redis::RedisServer;
 pub use reply::{json_string, reason_phrase, Reply};
 pub use tls::*;
 pub use upstream::*;
