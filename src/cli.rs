@@ -4,10 +4,10 @@ use crate::admin::entities::EntityStore;
 use crate::admin::status::{SharedView, View};
 use crate::config;
 use crate::config::Loaded;
-use crate::server;
-use crate::settings::{IoDriver, Settings};
 use crate::fleet::state::{FleetConfig, StateStore, Written};
 use crate::fleet::{Fleet, RedisUrl};
+use crate::server;
+use crate::settings::{IoDriver, Settings};
 use crate::supervisor::{FleetState, Source, StateLocation, Supervisor};
 use crate::upstream::Resolved;
 use clap::{Args, Parser, Subcommand};
@@ -31,7 +31,7 @@ struct Cli {
 enum Command {
     /// Run the gateway. Without --config, serves a built-in demo: the route-by-model-alias seed
     /// config pointed at a built-in mock provider, so it answers at once with no API key.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a config file: exit 0 and print a summary, or exit 1 with every error and its YAML path.
     Validate {
         /// Kong declarative (decK) YAML or JSON file.
@@ -111,7 +111,7 @@ struct ServeArgs {
 pub fn run() -> i32 {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Validate { config } => validate(&config),
         Command::MockProvider(args) => crate::mock::run_foreground(args),
     }
@@ -137,14 +137,19 @@ fn validate(path: &std::path::Path) -> i32 {
 /// The demo config: the route-by-model-alias seed with both targets sent to a mock provider.
 const DEMO_CONFIG: &str = include_str!("../config/demo.yaml");
 
+/// What `load` found: the config, its text, where it came from, and (`--state redis://`) the
+/// fleet's configuration store with the version loaded from it.
+struct Initial {
+    loaded: Loaded,
+    text: String,
+    source: Source,
+    fleet: Option<(StateStore, u64)>,
+}
+
 /// The config llmux starts with: the fleet's configuration (`--state redis://`), else the
 /// `--state` file if it exists (it holds the latest Admin API changes), else `--config`, else
-/// the built-in demo. Returns the loaded config, its text, where it came from, and the fleet's
-/// configuration store with the version loaded from it.
-fn load(
-    args: &ServeArgs,
-    node: &str,
-) -> Result<(Loaded, String, Source, Option<(StateStore, u64)>), String> {
+/// the built-in demo.
+fn load(args: &ServeArgs, node: &str) -> Result<Initial, String> {
     let state = args
         .state
         .as_deref()
@@ -167,7 +172,9 @@ fn load(
             crate::info!(
                 "starting from the fleet configuration version {} in Redis {}",
                 found.version,
-                fleet.as_ref().map_or(String::new(), |(s, _)| s.url().to_string())
+                fleet
+                    .as_ref()
+                    .map_or(String::new(), |(s, _)| s.url().to_string())
             );
             let name = format!("fleet configuration version {}", found.version);
             (found.yaml, name)
@@ -202,7 +209,12 @@ fn load(
         };
         (store, version)
     });
-    Ok((loaded, text, source, fleet))
+    Ok(Initial {
+        loaded,
+        text,
+        source,
+        fleet,
+    })
 }
 
 /// The fleet's configuration store and what it holds. A Redis that does not answer is no reason
@@ -272,7 +284,12 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
         .map(|url| RedisUrl::parse(url, "--redis"))
         .transpose()?;
     let node = crate::fleet::node_id();
-    let (loaded, text, source, fleet_store) = load(&args, &node)?;
+    let Initial {
+        loaded,
+        text,
+        source,
+        fleet: fleet_store,
+    } = load(&args, &node)?;
     let config = loaded.config;
     for w in &loaded.warnings {
         crate::warn!("{w}");

@@ -376,7 +376,9 @@ impl Supervisor {
     /// (is about to run) the new version.
     fn write_fleet(&mut self, yaml: &str) -> Result<Written, StoreError> {
         let Some(fs) = self.fleet_state.as_mut() else {
-            return Err(StoreError::Unreachable("no fleet configuration store".into()));
+            return Err(StoreError::Unreachable(
+                "no fleet configuration store".into(),
+            ));
         };
         let written = fs.store.compare_and_set(fs.version, yaml)?;
         if let Written::Done(v) = written {

@@ -77,13 +77,19 @@ fn an_admin_change_on_node_a_serves_on_node_b() {
         &plugin_body(&up.url("/v1/chat/completions"), "m0"),
     );
     assert_eq!(created.status, 201, "{}", created.body_str());
-    assert!(created.header("X-Llmux-Warning").is_none(), "stored in Redis");
+    assert!(
+        created.header("X-Llmux-Warning").is_none(),
+        "stored in Redis"
+    );
     let written = Instant::now();
     assert_eq!(chat_status(&a, "/r0"), 200, "the writer serves it at once");
     wait_until("node B to serve the new plugin", || {
         (chat_status(&b, "/r0") == 200).then_some(())
     });
-    eprintln!("node B served the change {:?} after node A's answer", written.elapsed());
+    eprintln!(
+        "node B served the change {:?} after node A's answer",
+        written.elapsed()
+    );
     let seen = up.wait_for_requests(2, WAIT);
     assert_eq!(seen[1].header("Authorization"), Some("Bearer sk-fleet"));
 
@@ -119,7 +125,8 @@ fn a_node_started_later_loads_the_fleets_state() {
     // The newcomer's own --config has nothing; it serves the fleet's configuration.
     let c = Gateway::start_with("_format_version: \"3.0\"\n", state_node(&redis));
     assert!(
-        c.stderr().contains("starting from the fleet configuration version"),
+        c.stderr()
+            .contains("starting from the fleet configuration version"),
         "{}",
         c.stderr()
     );
@@ -148,7 +155,8 @@ fn two_nodes_changing_plugins_at_once_lose_neither_change() {
                 routes
                     .map(|r| {
                         let body = plugin_body(&url, &format!("m{r}"));
-                        let resp = admin_call(admin, "POST", &format!("/routes/r{r}/plugins"), &body);
+                        let resp =
+                            admin_call(admin, "POST", &format!("/routes/r{r}/plugins"), &body);
                         (resp.status, resp.body_str())
                     })
                     .collect::<Vec<_>>()
@@ -184,7 +192,12 @@ fn redis_restarted_empty_gets_the_configuration_back_from_the_nodes() {
     let url = up.url("/v1/chat/completions");
     let a = Gateway::start_with(ROUTES, state_node(&redis));
     let b = Gateway::start_with(ROUTES, state_node(&redis));
-    let created = admin_call(a.admin_addr(), "POST", "/routes/r1/plugins", &plugin_body(&url, "m1"));
+    let created = admin_call(
+        a.admin_addr(),
+        "POST",
+        "/routes/r1/plugins",
+        &plugin_body(&url, "m1"),
+    );
     assert_eq!(created.status, 201, "{}", created.body_str());
     wait_until("B at A's version", || {
         (fleet_version(&b) == fleet_version(&a)).then_some(())
@@ -200,9 +213,16 @@ fn redis_restarted_empty_gets_the_configuration_back_from_the_nodes() {
     assert!(yaml.contains("/v1/chat/completions"), "{yaml}");
 
     // The fleet carries on from there: a change on B reaches A.
-    let created = admin_call(b.admin_addr(), "POST", "/routes/r2/plugins", &plugin_body(&url, "m2"));
+    let created = admin_call(
+        b.admin_addr(),
+        "POST",
+        "/routes/r2/plugins",
+        &plugin_body(&url, "m2"),
+    );
     assert_eq!(created.status, 201, "{}", created.body_str());
-    wait_until("A to serve B's change", || (chat_status(&a, "/r2") == 200).then_some(()));
+    wait_until("A to serve B's change", || {
+        (chat_status(&a, "/r2") == 200).then_some(())
+    });
     assert_eq!(chat_status(&a, "/r1"), 200);
     assert_eq!(fleet_version(&a), version + 1);
 }
@@ -213,12 +233,26 @@ fn with_redis_away_changes_are_refused_and_requests_keep_flowing() {
     let up = upstream();
     let url = up.url("/v1/chat/completions");
     let a = Gateway::start_with(ROUTES, state_node(&redis));
-    let created = admin_call(a.admin_addr(), "POST", "/routes/r1/plugins", &plugin_body(&url, "m1"));
+    let created = admin_call(
+        a.admin_addr(),
+        "POST",
+        "/routes/r1/plugins",
+        &plugin_body(&url, "m1"),
+    );
     assert_eq!(created.status, 201, "{}", created.body_str());
     redis.kill();
-    let refused = admin_call(a.admin_addr(), "POST", "/routes/r2/plugins", &plugin_body(&url, "m2"));
+    let refused = admin_call(
+        a.admin_addr(),
+        "POST",
+        "/routes/r2/plugins",
+        &plugin_body(&url, "m2"),
+    );
     assert_eq!(refused.status, 503, "{}", refused.body_str());
-    assert!(refused.body_str().contains("not made"), "{}", refused.body_str());
+    assert!(
+        refused.body_str().contains("not made"),
+        "{}",
+        refused.body_str()
+    );
     assert_eq!(chat_status(&a, "/r2"), 404, "nothing changed");
     assert_eq!(chat_status(&a, "/r1"), 200, "traffic flows");
     wait_until("fleet: degraded", || {

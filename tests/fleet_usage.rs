@@ -48,10 +48,13 @@ fn models(up: &RecordingUpstream, from: usize, n: usize) -> Vec<String> {
 
 /// Waits until `admin`'s fleet view of `model` has exactly `prompt` prompt tokens.
 fn wait_fleet_prompt(admin: SocketAddr, model: &str, prompt: f64) {
-    wait_until(&format!("{admin} to see {prompt} fleet prompt tokens on {model}"), || {
-        let s = status(admin);
-        (target_number(&s, model, &["fleet_usage", "prompt_tokens"]) == prompt).then_some(())
-    });
+    wait_until(
+        &format!("{admin} to see {prompt} fleet prompt tokens on {model}"),
+        || {
+            let s = status(admin);
+            (target_number(&s, model, &["fleet_usage", "prompt_tokens"]) == prompt).then_some(())
+        },
+    );
 }
 
 fn syncs(admin: SocketAddr) -> u64 {
@@ -77,10 +80,18 @@ fn usage_recorded_on_node_a_steers_node_b_lowest_usage_picks() {
     let b = Gateway::start_with(&yaml, fleet_node(&redis.url(), &[]));
 
     // Five requests naming target a, on node A only.
-    send(&a, r#"{"model":"a","messages":[{"role":"user","content":"hi"}]}"#, 5);
+    send(
+        &a,
+        r#"{"model":"a","messages":[{"role":"user","content":"hi"}]}"#,
+        5,
+    );
     wait_fleet_prompt(b.admin_addr(), "a", 5.0 * PROMPT);
     let own = status(b.admin_addr());
-    assert_eq!(target_number(&own, "a", &["prompt_tokens"]), 0.0, "B served none itself");
+    assert_eq!(
+        target_number(&own, "a", &["prompt_tokens"]),
+        0.0,
+        "B served none itself"
+    );
 
     // On node B every target is a candidate. Alone, B would start with a (tie at zero goes to
     // the first target) and alternate; knowing A's 500 tokens on a, it sends the next five
@@ -101,10 +112,7 @@ fn usage_recorded_on_node_a_steers_node_b_lowest_usage_picks() {
 }
 
 /// Two clients, one per node, sending requests back to back until `stop`; returns every status.
-fn traffic(
-    nodes: &[SocketAddr],
-    stop: &Arc<AtomicBool>,
-) -> Vec<std::thread::JoinHandle<Vec<u16>>> {
+fn traffic(nodes: &[SocketAddr], stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Vec<u16>>> {
     nodes
         .iter()
         .map(|&addr| {
@@ -140,10 +148,14 @@ fn redis_killed_under_traffic_loses_no_request_and_restarted_empty_resyncs_exact
 
     let stop = Arc::new(AtomicBool::new(false));
     let clients = traffic(&[a.addr(), b.addr()], &stop);
-    wait_until("traffic before the outage", || (up.request_count() > 200).then_some(()));
+    wait_until("traffic before the outage", || {
+        (up.request_count() > 200).then_some(())
+    });
     redis.kill();
     for admin in admins {
-        wait_until("fleet: degraded", || (status(admin)["fleet"] == "degraded").then_some(()));
+        wait_until("fleet: degraded", || {
+            (status(admin)["fleet"] == "degraded").then_some(())
+        });
     }
     // Requests keep flowing on local counts while Redis is gone.
     let during = up.request_count();
@@ -151,19 +163,26 @@ fn redis_killed_under_traffic_loses_no_request_and_restarted_empty_resyncs_exact
         (up.request_count() > during + 200).then_some(())
     });
     let s = status(a.admin_addr());
-    assert!(s["fleet_sync"]["last_success_unix_ms"].as_u64().is_some(), "{s}");
+    assert!(
+        s["fleet_sync"]["last_success_unix_ms"].as_u64().is_some(),
+        "{s}"
+    );
     assert!(s["fleet_sync"]["errors_total"].as_u64() > Some(0), "{s}");
     let metrics = admin_call(a.admin_addr(), "GET", "/metrics", "").body_str();
     assert!(metrics.contains("llmux_fleet_up{node="), "{metrics}");
     assert!(
-        metrics.lines().any(|l| l.starts_with("llmux_fleet_up{") && l.ends_with(" 0")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("llmux_fleet_up{") && l.ends_with(" 0")),
         "{metrics}"
     );
 
     // Redis comes back with nothing in it, traffic still running.
     redis.restart();
     for admin in admins {
-        wait_until("fleet: ok", || (status(admin)["fleet"] == "ok").then_some(()));
+        wait_until("fleet: ok", || {
+            (status(admin)["fleet"] == "ok").then_some(())
+        });
     }
     stop.store(true, Ordering::Relaxed);
     let statuses: Vec<u16> = clients
@@ -260,9 +279,8 @@ fn one_round_trip_per_sync_whatever_the_traffic() {
         let (calls0, s0) = (redis.calls("evalsha"), status(admin));
         wait_syncs(admin, n);
         let (calls1, s1) = (redis.calls("evalsha"), status(admin));
-        let d = |k: &str| {
-            s1["fleet_sync"][k].as_u64().unwrap() - s0["fleet_sync"][k].as_u64().unwrap()
-        };
+        let d =
+            |k: &str| s1["fleet_sync"][k].as_u64().unwrap() - s0["fleet_sync"][k].as_u64().unwrap();
         (calls1 - calls0, d("syncs_total"), d("round_trips_total"))
     };
     let idle = measure(20);
@@ -276,7 +294,9 @@ fn one_round_trip_per_sync_whatever_the_traffic() {
     for c in clients {
         assert!(c.join().unwrap().iter().all(|s| *s == 200));
     }
-    eprintln!("idle: {idle:?}; under load ({served} requests): {busy:?} (evalsha, syncs, round trips)");
+    eprintln!(
+        "idle: {idle:?}; under load ({served} requests): {busy:?} (evalsha, syncs, round trips)"
+    );
     assert!(served > 200, "{served}");
     for (calls, syncs, trips) in [idle, busy] {
         // One plugin: one script call per sync, in one round trip. The two status reads are
@@ -300,10 +320,14 @@ fn a_node_that_stops_leaves_the_fleet_totals() {
         target_number(&s, "a", &["fleet_usage", "requests"])
             + target_number(&s, "b", &["fleet_usage", "requests"])
     };
-    wait_until("6 requests", || (total(b.admin_addr()) == 6.0).then_some(()));
+    wait_until("6 requests", || {
+        (total(b.admin_addr()) == 6.0).then_some(())
+    });
     assert!(a.terminate(WAIT).success());
     // A graceful stop takes A's usage out at once, as a restarted single node starts over.
-    wait_until("only B's 2 requests", || (total(b.admin_addr()) == 2.0).then_some(()));
+    wait_until("only B's 2 requests", || {
+        (total(b.admin_addr()) == 2.0).then_some(())
+    });
     let nodes = redis.cli(&["HLEN", "{llmux:ai-proxy-advanced@global}:usage:nodes"]);
     assert_eq!(nodes.trim(), "1", "only B is left in Redis");
 }

@@ -213,10 +213,7 @@ fn state_word(s: &FleetStateReport) -> &'static str {
 
 /// The fleet in one word: `degraded` if any part that is configured is down.
 fn fleet_word(sync: Option<&FleetReport>, state: Option<&FleetStateReport>) -> &'static str {
-    let words = [
-        sync.map(sync_word),
-        state.map(state_word),
-    ];
+    let words = [sync.map(sync_word), state.map(state_word)];
     let configured: Vec<&str> = words.iter().flatten().copied().collect();
     if configured.is_empty() {
         "off"

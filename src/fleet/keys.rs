@@ -88,7 +88,10 @@ mod tests {
         // From the Redis Cluster specification: CRC16("123456789") = 0x31C3.
         assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
         assert_eq!(cluster_slot("foo"), 12182);
-        assert_eq!(cluster_slot("{user1000}.following"), cluster_slot("user1000"));
+        assert_eq!(
+            cluster_slot("{user1000}.following"),
+            cluster_slot("user1000")
+        );
         assert_eq!(cluster_slot("foo{}{bar}"), cluster_slot("foo{}{bar}"));
         assert_ne!(cluster_slot("foo{}{bar}"), cluster_slot("bar"));
     }

@@ -219,7 +219,7 @@ impl Link {
                     self.conn = Some(c);
                 }
                 Err(e) => {
-                        let msg = self.url.scrub(&e.to_string());
+                    let msg = self.url.scrub(&e.to_string());
                     self.failed(&msg);
                     return Err(msg);
                 }

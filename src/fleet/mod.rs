@@ -154,8 +154,17 @@ mod tests {
     fn lease_and_timeout_scale_with_the_interval() {
         assert_eq!(lease(Duration::from_millis(200)), Duration::from_secs(30));
         assert_eq!(lease(Duration::from_secs(10)), Duration::from_secs(100));
-        assert_eq!(sync_timeout(Duration::from_millis(200)), Duration::from_secs(1));
-        assert_eq!(sync_timeout(Duration::from_millis(10)), Duration::from_millis(500));
-        assert_eq!(sync_timeout(Duration::from_secs(60)), Duration::from_secs(5));
+        assert_eq!(
+            sync_timeout(Duration::from_millis(200)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            sync_timeout(Duration::from_millis(10)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            sync_timeout(Duration::from_secs(60)),
+            Duration::from_secs(5)
+        );
     }
 }

@@ -168,7 +168,10 @@ impl StateStore {
                 Ok(v)
             }
             Err(e) => {
-                let msg = format!("{what} did not answer: {}", self.link.url().scrub(&e.to_string()));
+                let msg = format!(
+                    "{what} did not answer: {}",
+                    self.link.url().scrub(&e.to_string())
+                );
                 self.link.failed(&msg);
                 Err(StoreError::NoAnswer(msg))
             }

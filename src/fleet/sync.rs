@@ -40,11 +40,10 @@ impl Syncer {
     /// Runs rounds until `stop` fires or is dropped, then leaves the fleet (best effort).
     pub fn run(mut self, stop: Receiver<()>) {
         let mut next = Instant::now();
-        loop {
-            match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
-                Err(RecvTimeoutError::Timeout) => {}
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-            }
+        // A message or a dropped sender both mean stop.
+        while let Err(RecvTimeoutError::Timeout) =
+            stop.recv_timeout(next.saturating_duration_since(Instant::now()))
+        {
             // A round that overran (slow Redis) is not followed by a burst of catch-up rounds.
             next = (next + self.interval).max(Instant::now());
             self.round();
@@ -56,7 +55,11 @@ impl Syncer {
     /// One sync: every family's commands in one pipeline, one round trip.
     fn round(&mut self) {
         let mut pipe = redis::pipe();
-        let counts: Vec<usize> = self.families.iter_mut().map(|f| f.stage(&mut pipe)).collect();
+        let counts: Vec<usize> = self
+            .families
+            .iter_mut()
+            .map(|f| f.stage(&mut pipe))
+            .collect();
         if counts.iter().all(|n| *n == 0) {
             return;
         }

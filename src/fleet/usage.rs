@@ -231,7 +231,8 @@ fn parse_tally(text: &str) -> Option<Tally> {
         let v: f64 = it.next()?.parse().ok()?;
         (v.is_finite() && v >= 0.0).then_some(v as u64)
     };
-    let (requests, prompt_tokens, completion_tokens, total_tokens) = (int()?, int()?, int()?, int()?);
+    let (requests, prompt_tokens, completion_tokens, total_tokens) =
+        (int()?, int()?, int()?, int()?);
     let cost: f64 = it.next()?.parse().ok()?;
     Some(Tally {
         requests,
@@ -253,7 +254,9 @@ fn pairs(reply: redis::Value) -> Result<Vec<(String, String)>, String> {
     let text = |v: redis::Value| match v {
         redis::Value::BulkString(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
         redis::Value::SimpleString(s) => Ok(s),
-        other => Err(format!("fleet usage script answered {other:?} in its totals")),
+        other => Err(format!(
+            "fleet usage script answered {other:?} in its totals"
+        )),
     };
     let mut out = Vec::with_capacity(items.len() / 2);
     let mut it = items.into_iter();

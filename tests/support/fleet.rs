@@ -54,7 +54,8 @@ pub fn target_number(status: &serde_json::Value, model: &str, path: &[&str]) -> 
     for p in path {
         v = &v[*p];
     }
-    v.as_f64().unwrap_or_else(|| panic!("{path:?} of {model} in {status}"))
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{path:?} of {model} in {status}"))
 }
 
 /// Polls `check` every 10 ms until it returns `Some`, or panics after [`WAIT`] with `what`.

@@ -75,7 +75,11 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
                 return Err(format!(
                     "exited with {status}: {}",
