@@ -15,6 +15,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    /// Arguments redis-cli needs to reach this server (TLS, password).
+    cli_args: Vec<String>,
 }
 
 fn server_binary() -> String {
@@ -35,14 +37,65 @@ impl RedisServer {
     pub fn start_with(extra: &[&str]) -> RedisServer {
         let dir = super::unique_temp_path("redis", "d");
         std::fs::create_dir_all(&dir).expect("creating the redis test dir");
+        RedisServer::start_in(dir, extra, &[], false)
+    }
+
+    /// TLS only (`rediss://`), with a certificate for 127.0.0.1 signed by `ca`, and a password.
+    pub fn start_tls(ca: &super::TestCa, password: &str) -> RedisServer {
+        let dir = super::unique_temp_path("redis", "d");
+        std::fs::create_dir_all(&dir).expect("creating the redis test dir");
+        let (cert, key) = ca.leaf_pem(&["127.0.0.1", "localhost"]);
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("writing a TLS file");
+            path.to_str().expect("UTF-8 temp path").to_string()
+        };
+        let (cert, key) = (write("cert.pem", &cert), write("key.pem", &key));
+        let ca_path = write("ca.pem", ca.pem());
+        let server = [
+            "--save",
+            "",
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca_path,
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            password,
+        ];
+        let cli = [
+            "--tls",
+            "--cacert",
+            &ca_path,
+            "-a",
+            password,
+            "--no-auth-warning",
+        ];
+        RedisServer::start_in(dir, &server, &cli, true)
+    }
+
+    fn start_in(dir: PathBuf, extra: &[&str], cli: &[&str], tls: bool) -> RedisServer {
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port();
+            let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+            if tls {
+                extra.extend([
+                    "--port".into(),
+                    "0".into(),
+                    "--tls-port".into(),
+                    port.to_string(),
+                ]);
+            }
             let mut r = RedisServer {
                 child: None,
                 port,
                 dir: dir.clone(),
-                extra: extra.iter().map(|s| s.to_string()).collect(),
+                extra,
+                cli_args: cli.iter().map(|s| s.to_string()).collect(),
             };
             match r.spawn() {
                 Ok(()) => return r,
@@ -56,7 +109,7 @@ impl RedisServer {
         let bin = server_binary();
         let log = std::fs::File::create(self.dir.join("redis.log")).map_err(|e| e.to_string())?;
         let child = Command::new(&bin)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"]) // TLS: overridden below
             .args(["--appendonly", "no", "--protected-mode", "no"])
             .arg("--dir")
             .arg(&self.dir)
@@ -121,6 +174,7 @@ impl RedisServer {
     fn try_cli(&self, args: &[&str]) -> Option<String> {
         let out = Command::new(cli_binary())
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(&self.cli_args)
             .args(args)
             .stdin(Stdio::null())
             .output()

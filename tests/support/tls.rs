@@ -91,6 +91,19 @@ impl TestCa {
         Arc::new(config)
     }
 
+    /// A fresh leaf certificate for `names` signed by this CA, and its key, both PEM, for
+    /// servers that read files (redis-server's `--tls-cert-file`/`--tls-key-file`).
+    pub fn leaf_pem(&self, names: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().expect("generating leaf key");
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(names).expect("leaf params");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("signing leaf certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// A rustls client config that trusts only this CA.
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
