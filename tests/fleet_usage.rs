@@ -94,8 +94,10 @@ fn usage_recorded_on_node_a_steers_node_b_lowest_usage_picks() {
     );
 
     // On node B every target is a candidate. Alone, B would start with a (tie at zero goes to
-    // the first target) and alternate; knowing A's 500 tokens on a, it sends the next five
-    // requests to b until b catches up.
+    // the first target) and alternate: a, b, a, b, a. Knowing A's 500 tokens on a, it sends the
+    // next five requests to b until b catches up. /status shows what the merger hands the
+    // workers; a worker takes it at its next merge tick, so let two syncs pass first.
+    wait_syncs(b.admin_addr(), 2);
     let before = up.request_count();
     send(&b, ANY, 5);
     assert_eq!(models(&up, before, 5), vec!["b"; 5]);

@@ -4,6 +4,10 @@
 //!
 //! Every read and write has a deadline, so a slow or silent Redis costs the owning thread one
 //! timeout per attempt and never reaches a worker.
+//!
+//! A server that reports `cluster_enabled:1` is used through redis-rs's cluster client, which
+//! routes each command to the shard owning its key's slot (following `MOVED`/`ASK`); every
+//! script llmux runs touches keys of one hash tag only, so it runs whole on one shard.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -160,12 +164,50 @@ pub enum Health {
     Down,
 }
 
+/// A connection to a single Redis (or Valkey) server, or to a Redis Cluster.
+pub enum Conn {
+    Single(redis::Connection),
+    Cluster(redis::cluster::ClusterConnection),
+}
+
+impl Conn {
+    pub fn like(&mut self) -> &mut dyn redis::ConnectionLike {
+        match self {
+            Conn::Single(c) => c,
+            Conn::Cluster(c) => c,
+        }
+    }
+
+    /// Sends `cmds` as one pipeline and returns every reply: one round trip on a single server;
+    /// on a cluster, one per shard the commands' slots live on, sent together.
+    pub fn pipeline(&mut self, cmds: &[redis::Cmd]) -> redis::RedisResult<Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => {
+                let mut p = redis::pipe();
+                for cmd in cmds {
+                    p.add_command(cmd.clone());
+                }
+                p.query(c)
+            }
+            Conn::Cluster(c) => {
+                let mut p = redis::cluster::cluster_pipe();
+                for cmd in cmds {
+                    p.add_command(cmd.clone());
+                }
+                p.query(c)
+            }
+        }
+    }
+}
+
 /// A lazily (re)connected blocking Redis connection.
 pub struct Link {
     what: &'static str,
     url: RedisUrl,
     client: redis::Client,
-    conn: Option<redis::Connection>,
+    conn: Option<Conn>,
+    /// The server is a Redis Cluster (known after the first connect).
+    cluster: bool,
     timeout: Duration,
     backoff: Backoff,
     health: Health,
@@ -186,6 +228,7 @@ impl Link {
             client: url.client()?,
             url,
             conn: None,
+            cluster: false,
             timeout,
             backoff: Backoff::new(),
             health: Health::Starting,
@@ -207,7 +250,7 @@ impl Link {
 
     /// The connection, connecting first if there is none and the backoff allows; `Err` when
     /// there is no connection (the failure is already recorded).
-    pub fn get(&mut self) -> Result<&mut redis::Connection, String> {
+    pub fn get(&mut self) -> Result<&mut Conn, String> {
         if self.conn.is_none() {
             let now = Instant::now();
             if !self.backoff.ready(now) {
@@ -230,11 +273,30 @@ impl Link {
             .ok_or_else(|| "no connection".to_string())
     }
 
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        let conn = self.client.get_connection_with_timeout(self.timeout)?;
+    fn connect(&mut self) -> redis::RedisResult<Conn> {
+        let mut conn = self.client.get_connection_with_timeout(self.timeout)?;
         conn.set_read_timeout(Some(self.timeout))?;
         conn.set_write_timeout(Some(self.timeout))?;
-        Ok(conn)
+        let info: String = redis::cmd("INFO").arg("cluster").query(&mut conn)?;
+        if !info.contains("cluster_enabled:1") {
+            self.cluster = false;
+            return Ok(Conn::Single(conn));
+        }
+        // The URL is the seed; the client learns the other shards from it. Its own retries are
+        // kept short: this link retries with its own backoff.
+        let cluster =
+            redis::cluster::ClusterClient::builder(vec![self.client.get_connection_info().clone()])
+                .connection_timeout(self.timeout)
+                .response_timeout(self.timeout)
+                .retries(1)
+                .min_retry_wait(10)
+                .max_retry_wait(100)
+                .build()?;
+        let conn = cluster.get_connection()?;
+        conn.set_read_timeout(Some(self.timeout))?;
+        conn.set_write_timeout(Some(self.timeout))?;
+        self.cluster = true;
+        Ok(Conn::Cluster(conn))
     }
 
     /// A call on the connection failed: drop it (a timed-out connection may still deliver the
@@ -262,7 +324,12 @@ impl Link {
         match self.health {
             Health::Up => {}
             Health::Starting => {
-                crate::info!("{}: connected to Redis {}", self.what, self.url);
+                let kind = if self.cluster {
+                    "Redis Cluster"
+                } else {
+                    "Redis"
+                };
+                crate::info!("{}: connected to {kind} {}", self.what, self.url);
             }
             Health::Down => {
                 let after = self.down_since.map_or(0.0, |t| t.elapsed().as_secs_f64());

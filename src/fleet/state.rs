@@ -151,7 +151,7 @@ impl StateStore {
     /// Runs `f` on the connection, recording the outcome on the link.
     fn call<T>(
         &mut self,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        f: impl FnOnce(&mut dyn redis::ConnectionLike) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
         if self.eager {
             self.link.retry_now();
@@ -161,7 +161,7 @@ impl StateStore {
             .link
             .get()
             .map_err(|e| StoreError::Unreachable(format!("{what} is unreachable: {e}")))?;
-        let result = f(conn);
+        let result = f(conn.like());
         let out = match result {
             Ok(v) => {
                 self.link.succeeded();

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// per-node values rather than increments.
 pub trait Family: Send {
     /// Appends this round's commands to `pipe`; returns how many replies they produce.
-    fn stage(&mut self, pipe: &mut redis::Pipeline) -> usize;
+    fn stage(&mut self, pipe: &mut Vec<redis::Cmd>) -> usize;
     /// The replies to this round's commands, in the order they were staged.
     fn absorb(&mut self, replies: Vec<redis::Value>) -> Result<(), String>;
     /// Commands that take this node out of the shared state when it stops; returns how many.
-    fn leave(&mut self, pipe: &mut redis::Pipeline) -> usize;
+    fn leave(&mut self, pipe: &mut Vec<redis::Cmd>) -> usize;
     /// The source of every script the family calls by SHA, loaded when Redis lacks one.
     fn scripts(&self) -> Vec<&'static str>;
 }
@@ -54,7 +54,7 @@ impl Syncer {
 
     /// One sync: every family's commands in one pipeline, one round trip.
     fn round(&mut self) {
-        let mut pipe = redis::pipe();
+        let mut pipe = Vec::new();
         let counts: Vec<usize> = self
             .families
             .iter_mut()
@@ -86,25 +86,27 @@ impl Syncer {
     }
 
     /// Sends `pipe`, loading the scripts and sending it once more if Redis lost them (a restart,
-    /// `SCRIPT FLUSH`). `None` when there is no answer; the link has recorded why.
-    fn send(&mut self, pipe: &redis::Pipeline) -> Option<Vec<redis::Value>> {
+    /// `SCRIPT FLUSH`, a new cluster shard). `None` when there is no answer; the link has
+    /// recorded why.
+    fn send(&mut self, pipe: &[redis::Cmd]) -> Option<Vec<redis::Value>> {
         for attempt in 0..2 {
             let conn = self.link.get().ok()?;
             self.report.round_trips += 1;
-            match pipe.query::<Vec<redis::Value>>(conn) {
+            match conn.pipeline(pipe) {
                 Ok(replies) => return Some(replies),
                 Err(e) if e.code() == Some("NOSCRIPT") && attempt == 0 => {
-                    let mut load = redis::pipe();
+                    // SCRIPT LOAD goes to every primary of a cluster.
                     for f in &self.families {
                         for s in f.scripts() {
-                            load.cmd("SCRIPT").arg("LOAD").arg(s).ignore();
+                            self.report.round_trips += 1;
+                            let conn = self.link.get().ok()?;
+                            let loaded: redis::RedisResult<redis::Value> =
+                                redis::cmd("SCRIPT").arg("LOAD").arg(s).query(conn.like());
+                            if let Err(e) = loaded {
+                                self.link.failed(&format!("loading the fleet scripts: {e}"));
+                                return None;
+                            }
                         }
-                    }
-                    self.report.round_trips += 1;
-                    let conn = self.link.get().ok()?;
-                    if let Err(e) = load.query::<()>(conn) {
-                        self.link.failed(&format!("loading the fleet scripts: {e}"));
-                        return None;
                     }
                 }
                 Err(e) => {
@@ -118,11 +120,11 @@ impl Syncer {
     }
 
     fn leave(&mut self) {
-        let mut pipe = redis::pipe();
+        let mut pipe = Vec::new();
         let n: usize = self.families.iter_mut().map(|f| f.leave(&mut pipe)).sum();
         if n > 0 && self.link.health() == Health::Up {
             if let Ok(conn) = self.link.get() {
-                let _ = pipe.query::<Vec<redis::Value>>(conn);
+                let _ = conn.pipeline(&pipe);
             }
         }
         self.link.close();

@@ -118,7 +118,7 @@ impl UsageFamily {
 }
 
 impl Family for UsageFamily {
-    fn stage(&mut self, pipe: &mut redis::Pipeline) -> usize {
+    fn stage(&mut self, pipe: &mut Vec<redis::Cmd>) -> usize {
         let known = self
             .known
             .lock()
@@ -152,7 +152,7 @@ impl Family for UsageFamily {
                 );
                 sent.insert(name, usage_only(tally));
             }
-            pipe.add_command(self.call(&plugin.keys, &blob, false));
+            pipe.push(self.call(&plugin.keys, &blob, false));
             self.staged.push((i, sent));
         }
         self.staged_known = known;
@@ -183,14 +183,14 @@ impl Family for UsageFamily {
         Ok(())
     }
 
-    fn leave(&mut self, pipe: &mut redis::Pipeline) -> usize {
+    fn leave(&mut self, pipe: &mut Vec<redis::Cmd>) -> usize {
         let known = self
             .known
             .lock()
             .map(|k| k.clone())
             .unwrap_or_else(|e| e.into_inner().clone());
         for plugin in &known.plugins {
-            pipe.add_command(self.call(&plugin.keys, "", true));
+            pipe.push(self.call(&plugin.keys, "", true));
         }
         known.plugins.len()
     }

@@ -25,7 +25,7 @@ pub use client::*;
 pub use configs::*;
 pub use fleet::*;
 pub use gateway::*;
-pub use redis::RedisServer;
+pub use redis::{RedisCluster, RedisServer};
 pub use reply::{json_string, reason_phrase, Reply};
 pub use tls::*;
 pub use upstream::*;
