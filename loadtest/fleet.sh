@@ -6,9 +6,10 @@
 # node's view of the fleet's usage totals is from the truth (the sum of what every node
 # counted) over time, and how long after the load stops every view is exact.
 #
-# Part 2, cost: loadtest/run.sh (llmux alone, wrk, JSON, 64 connections) alternately without
-# and with `--redis`, COST_RUNS times each, in one go; reports req/s and the Redis commands
-# the fleet node sent (INFO commandstats) against its sync interval.
+# Part 2, cost: loadtest/run.sh (llmux alone on its CPU, wrk, JSON, 64 connections: llmux's
+# core saturated) without and with `--redis`, COST_RUNS pairs in one go (the order alternates
+# between pairs); reports req/s and the EVALSHA calls Redis served per second (INFO
+# commandstats) against one per sync interval.
 #
 #   loadtest/fleet.sh                      # both parts
 #   PARTS=convergence loadtest/fleet.sh    # or PARTS=cost
@@ -166,7 +167,10 @@ cost() {
     local i mode on=() off=()
     : >"$OUT/cost.md"
     for i in $(seq 1 "$COST_RUNS"); do
-        for mode in off on; do
+        # Alternate which goes first, so a drift in the machine's load favours neither.
+        local order="off on"
+        ((i % 2 == 0)) && order="on off"
+        for mode in $order; do
             local args="" out="$OUT/cost-$mode-$i"
             [[ "$mode" == on ]] && args="--redis $REDIS_URL --fleet-sync-ms $SYNC_MS"
             # EVALSHA calls Redis served, once a second, through the whole run (idle and load).
@@ -200,7 +204,9 @@ cost() {
         for i in $(seq 1 "$COST_RUNS"); do echo "| $i | ${off[i - 1]} | ${on[i - 1]} |"; done
         printf '%s\n' "${off[@]}" >"$TMP/off"
         printf '%s\n' "${on[@]}" >"$TMP/on"
-        paste "$TMP/off" "$TMP/on" | awk '{a+=$1; b+=$2; n++} END {printf "| mean | %.0f | %.0f |\n\nfleet mode: %+.2f%% req/s\n", a/n, b/n, 100*(b-a)/a}'
+        paste "$TMP/off" "$TMP/on" | awk '{a+=$1; b+=$2; n++} END {printf "| mean | %.0f | %.0f |\n\nfleet mode, means: %+.2f%% req/s\n", a/n, b/n, 100*(b-a)/a}'
+        paste "$TMP/off" "$TMP/on" | awk '{print 100*($2-$1)/$1}' | sort -n |
+            awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "fleet mode, median of the %d pairs: %+.2f%% req/s (pairs from %+.2f%% to %+.2f%%)\n", NR, m, v[1], v[NR]}'
     } | tee -a "$OUT/cost.md"
 }
 
