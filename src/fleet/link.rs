@@ -167,14 +167,15 @@ pub enum Health {
 /// A connection to a single Redis (or Valkey) server, or to a Redis Cluster.
 pub enum Conn {
     Single(redis::Connection),
-    Cluster(redis::cluster::ClusterConnection),
+    /// Boxed: it holds a connection per shard and the slot map.
+    Cluster(Box<redis::cluster::ClusterConnection>),
 }
 
 impl Conn {
     pub fn like(&mut self) -> &mut dyn redis::ConnectionLike {
         match self {
             Conn::Single(c) => c,
-            Conn::Cluster(c) => c,
+            Conn::Cluster(c) => c.as_mut(),
         }
     }
 
@@ -194,7 +195,7 @@ impl Conn {
                 for cmd in cmds {
                     p.add_command(cmd.clone());
                 }
-                p.query(c)
+                p.query(c.as_mut())
             }
         }
     }
@@ -296,7 +297,7 @@ impl Link {
         conn.set_read_timeout(Some(self.timeout))?;
         conn.set_write_timeout(Some(self.timeout))?;
         self.cluster = true;
-        Ok(Conn::Cluster(conn))
+        Ok(Conn::Cluster(Box::new(conn)))
     }
 
     /// A call on the connection failed: drop it (a timed-out connection may still deliver the

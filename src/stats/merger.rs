@@ -1,4 +1,5 @@
-//! The merger thread: sums every core's reports and sends each core the totals.
+//! The merger thread: sums every core's reports and sends each core the totals (and, in a
+//! fleet, the other nodes' usage the fleet thread hands it, kept apart from this node's own).
 //!
 //! It is the only place that sees all cores, and it runs on its own thread, so it may block on
 //! its channel; workers never do (they `try_send` and `try_recv` on their merge tick).
@@ -257,6 +258,48 @@ mod tests {
         assert_eq!(t.tally.requests, 2);
         assert_eq!(t.e2e.value(now), Some(100.0));
         assert_eq!(t.tpot.value(now), Some(10.0));
+    }
+
+    #[test]
+    fn thread_passes_the_other_nodes_usage_to_every_core_beside_its_own_totals() {
+        let handle = spawn(1, Duration::from_millis(5), None).unwrap();
+        let key = key("k");
+        let own = Tally {
+            total_tokens: 7,
+            ..Tally::default()
+        };
+        handle
+            .reports
+            .send(CoreReport {
+                core: 0,
+                seq: 1,
+                tallies: vec![(key.clone(), own)],
+                ..CoreReport::default()
+            })
+            .unwrap();
+        let mut others = RemoteTotals::new();
+        others.insert(
+            key.clone(),
+            Tally {
+                total_tokens: 100,
+                ..Tally::default()
+            },
+        );
+        handle.remote.send(Arc::new(others)).unwrap();
+        // Broadcasts come while something changed; the one after both inputs carries both.
+        loop {
+            let m = handle.merged[0]
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap();
+            if m.others_of(&key).total_tokens == 100 && m.targets.contains_key(&key) {
+                // Kept apart: the node's own totals are not mixed with the fleet's.
+                assert_eq!(m.targets[&key].tally.total_tokens, 7);
+                break;
+            }
+        }
+        let reg = handle.registry.lock().unwrap();
+        let m = reg.merged.as_ref().unwrap();
+        assert_eq!(m.others_of(&key).total_tokens, 100);
     }
 
     #[test]
