@@ -333,3 +333,45 @@ fn a_node_that_stops_leaves_the_fleet_totals() {
     let nodes = redis.cli(&["HLEN", "{llmux:ai-proxy-advanced@global}:usage:nodes"]);
     assert_eq!(nodes.trim(), "1", "only B is left in Redis");
 }
+
+#[test]
+fn a_slow_redis_degrades_the_fleet_but_never_a_request() {
+    let redis = RedisServer::start();
+    let up = upstream();
+    let gw = Gateway::start_with(&config(&up), fleet_node(&redis.url(), &[]));
+    let admin = gw.admin_addr();
+    wait_syncs(admin, 2);
+    // Redis stops answering anyone for 3 s (it holds every reply): slower than the sync's
+    // deadline (5 intervals, at least 0.5 s).
+    redis.cli(&["CLIENT", "PAUSE", "3000", "ALL"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = traffic(&[gw.addr()], &stop);
+    wait_until("fleet: degraded", || {
+        (status(admin)["fleet"] == "degraded").then_some(())
+    });
+    let s = status(admin);
+    let error = s["fleet_sync"]["last_error"].as_str().unwrap_or_default();
+    assert!(!error.is_empty(), "{s}");
+    // Requests are served while the fleet thread waits on Redis...
+    let during = up.request_count();
+    wait_until("requests during the pause", || {
+        (up.request_count() > during + 100).then_some(())
+    });
+    // ...and when Redis answers again the node resyncs on its own.
+    wait_until("fleet: ok again", || {
+        (status(admin)["fleet"] == "ok").then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let statuses: Vec<u16> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "a request failed");
+    let total = statuses.len() as f64;
+    wait_until("every request in the fleet totals", || {
+        let s = status(admin);
+        let n = target_number(&s, "a", &["fleet_usage", "requests"])
+            + target_number(&s, "b", &["fleet_usage", "requests"]);
+        (n == total).then_some(())
+    });
+}
