@@ -23,6 +23,7 @@ cd "$ROOT"
 STREAMS="${STREAMS:-10000}"
 EVENTS="${EVENTS:-100}"
 INTERVAL_MS="${INTERVAL_MS:-100}"
+SETTLE="${SETTLE:-5}"
 MOCK_CPU="${MOCK_CPU:-0}"
 GW_CPU="${GW_CPU:-1}"
 CLIENT_CPU="${CLIENT_CPU:-$MOCK_CPU}"
@@ -159,6 +160,9 @@ alive=true
 kill -0 "$LLMUX_PID" 2>/dev/null || alive=false
 hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$LLMUX_PID/status" 2>/dev/null || echo 0)"
 rss_end="$(awk '/^VmRSS:/ {print $2}' "/proc/$LLMUX_PID/status" 2>/dev/null || echo 0)"
+# Memory taken by the streams should go back once they are over: sample again after SETTLE s.
+sleep "$SETTLE"
+rss_settled="$(awk '/^VmRSS:/ {print $2}' "/proc/$LLMUX_PID/status" 2>/dev/null || echo 0)"
 kill "$SAMPLER_PID" 2>/dev/null || true
 wait "$SAMPLER_PID" 2>/dev/null || true
 SAMPLER_PID=""
@@ -175,6 +179,8 @@ c.update({
     "llmux_peak_rss_mib_sampled": round($peak / 1024, 1),
     "llmux_vmhwm_mib": round($hwm / 1024, 1),
     "llmux_rss_after_mib": round($rss_end / 1024, 1),
+    "llmux_rss_settled_mib": round($rss_settled / 1024, 1),
+    "settle_s": $SETTLE,
     "llmux_peak_rss_per_stream_kib": round(($peak - $rss0) / max($STREAMS, 1), 1),
     "llmux_peak_open_fds": $fds,
     "llmux_nofile_limit": "$(ulimit -Hn)",

@@ -23,6 +23,10 @@ use std::time::Duration;
     about = "A thread-per-core LLM gateway that reads Kong ai-proxy-advanced configs"
 )]
 struct Cli {
+    /// Log lines on stderr: `text` (RFC 3339 UTC time, level, message) or `json` (one object
+    /// per line, for log shippers).
+    #[arg(long, value_enum, global = true, default_value_t = crate::log::LogFormat::Text)]
+    log_format: crate::log::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +55,20 @@ struct ServeArgs {
     /// Proxy listen address; repeat for several.
     #[arg(long = "listen", default_value = "0.0.0.0:8000")]
     listen: Vec<SocketAddr>,
+    /// TLS proxy listen address (Kong's convention is 8443); repeat for several. Needs
+    /// --tls-cert and --tls-key.
+    #[arg(long = "listen-tls", requires_all = ["tls_cert", "tls_key"])]
+    listen_tls: Vec<SocketAddr>,
+    /// PEM certificate chain for --listen-tls, leaf first. Re-read on SIGHUP and admin
+    /// `POST /config`; connections already open keep theirs.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Longest a TLS client may take to complete its handshake, in ms.
+    #[arg(long, default_value_t = 10_000)]
+    tls_handshake_timeout_ms: u64,
     /// Admin API listen address (kept off the proxy port).
     #[arg(long, default_value = "127.0.0.1:8001")]
     admin_listen: SocketAddr,
@@ -102,6 +120,10 @@ struct ServeArgs {
     /// what recording costs; usage counting for balancing always runs.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     metrics: String,
+    /// Keep request header fields whose names contain `_` (nginx's `underscores_in_headers
+    /// on`). By default they are dropped, as nginx drops them: never forwarded, never used.
+    #[arg(long)]
+    underscores_in_headers: bool,
     /// How often each worker exchanges usage and latency counts with the others, in ms.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     merge_interval_ms: u64,
@@ -110,6 +132,7 @@ struct ServeArgs {
 /// Parses the command line and runs; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    crate::log::set_format(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Validate { config } => validate(&config),
@@ -309,15 +332,16 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
     let signals =
         crate::supervisor::signals().map_err(|e| format!("installing signal handlers: {e}"))?;
     let sinks = sinks(&args)?;
-    let server = server::start(
-        &config,
-        &resolved,
-        &roots,
-        &args.listen,
-        workers,
-        settings,
-        sinks,
-    )?;
+    let listener_tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(server::tls::ListenerTls::load(cert, key)?),
+        _ => None,
+    };
+    let listen = server::Listen {
+        plain: &args.listen,
+        tls: &args.listen_tls,
+        tls_config: listener_tls.as_ref().map(|t| t.config()),
+    };
+    let server = server::start(&config, &resolved, &roots, listen, workers, settings, sinks)?;
     crate::info!(
         "{} workers started, io drivers: {}",
         server.drivers.len(),
@@ -325,6 +349,9 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
     );
     for addr in &server.proxy_addrs {
         crate::info!("proxy listening on {addr}");
+    }
+    for addr in &server.tls_addrs {
+        crate::info!("proxy TLS listening on {addr}");
     }
     let view: SharedView = Arc::new(RwLock::new(View::of(&config)));
     let (admin_tx, admin_rx) = crossbeam::channel::bounded(4);
@@ -381,6 +408,7 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
         admin: admin_rx,
         fleet,
         fleet_state,
+        tls: listener_tls,
     };
     Ok((supervisor, signals))
 }
@@ -394,9 +422,14 @@ fn settings(args: &ServeArgs, workers: usize) -> Settings {
         body_timeout: Duration::from_millis(args.client_body_timeout_ms),
         keepalive_timeout: Duration::from_millis(args.keepalive_timeout_ms),
         shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+        tls_handshake_timeout: Duration::from_millis(args.tls_handshake_timeout_ms),
         merge_interval: Duration::from_millis(args.merge_interval_ms),
         max_connections: args.max_connections_per_worker,
         metrics: args.metrics == "on",
+        limits: crate::http1::Limits {
+            underscores_in_headers: args.underscores_in_headers,
+            ..crate::http1::Limits::default()
+        },
         ..Settings::default()
     };
     match server::limits::raise_nofile_limit() {

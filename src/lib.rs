@@ -55,7 +55,10 @@ pub mod stats;
 pub mod usage;
 
 mod admin;
+#[cfg(test)]
+mod alloc_count;
 mod ctx;
+mod deadline;
 mod fleet;
 mod mock;
 mod provider;

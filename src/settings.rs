@@ -35,6 +35,8 @@ pub struct Settings {
     pub keepalive_timeout: Duration,
     /// Longest wait between two reads of a request body.
     pub body_timeout: Duration,
+    /// Longest a TLS client may take to complete its handshake.
+    pub tls_handshake_timeout: Duration,
     /// Graceful-shutdown deadline for in-flight requests.
     pub shutdown_timeout: Duration,
     pub pool_max_idle: usize,
@@ -58,6 +60,7 @@ impl Default for Settings {
             keepalive_timeout: Duration::from_secs(75),
             body_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(10),
             pool_max_idle: 128,
             pool_idle_timeout: Duration::from_secs(50),
             merge_interval: Duration::from_millis(50),

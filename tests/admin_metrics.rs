@@ -212,9 +212,10 @@ fn statistics_log_lines_carry_kongs_ai_proxy_fields_and_no_secrets() {
             json_str_at(&doc, &["ai", "proxy", "meta", "provider_name"]).as_deref(),
             Some("openai")
         );
+        // Kong's request_model is the model sent upstream (the alias `fast` resolved to `a`).
         assert_eq!(
             json_str_at(&doc, &["ai", "proxy", "meta", "request_model"]).as_deref(),
-            Some("fast")
+            Some("a")
         );
         assert_eq!(
             json_str_at(&doc, &["ai", "proxy", "meta", "response_model"]).as_deref(),

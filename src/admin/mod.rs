@@ -129,6 +129,39 @@ async fn connection(stream: TcpStream, shared: Rc<Shared>) {
     }
 }
 
+/// The Kong version llmux answers as (`GET /`): the ai-proxy-advanced schema it reads. decK
+/// reads it to choose its Admin API calls.
+pub(crate) const KONG_VERSION: &str = "3.14.0";
+
+/// Kong's `GET /` as decK and Kong Manager read it: `version`, `configuration.database`
+/// (`off`: a declarative config, changed through `POST /config` or the plugin endpoints),
+/// the plugins available and enabled, and an identifying `tagline`.
+fn root() -> serde_json::Value {
+    static NODE_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let node_id = NODE_ID.get_or_init(|| uuid::Uuid::new_v4().to_string());
+    let plugin = serde_json::json!({"version": KONG_VERSION, "priority": 770});
+    serde_json::json!({
+        "version": KONG_VERSION,
+        "edition": "community",
+        "tagline": "Welcome to kong",
+        "hostname": std::env::var("HOSTNAME").unwrap_or_else(|_| "llmux".into()),
+        "node_id": node_id,
+        "lua_version": "llmux",
+        "configuration": {
+            "database": "off",
+            "role": "traditional",
+            "router_flavor": "traditional_compatible",
+            "loaded_plugins": {"ai-proxy": true, "ai-proxy-advanced": true},
+        },
+        "plugins": {
+            "available_on_server": {"ai-proxy": plugin, "ai-proxy-advanced": plugin},
+            "enabled_in_cluster": [],
+        },
+        "timers": {"running": 0, "pending": 0},
+        "pids": {"master": std::process::id(), "workers": []},
+    })
+}
+
 /// Admin bodies (a whole config) may be large, but not unbounded.
 const MAX_ADMIN_BODY: usize = 16 * 1024 * 1024;
 
@@ -139,6 +172,7 @@ async fn route(req: Request, shared: &Shared) -> Response {
         Err(resp) => return resp,
     };
     match (parts.method.as_str(), parts.uri.path()) {
+        ("GET", "/") => reply::json(StatusCode::OK, &root()),
         ("GET", "/status") => {
             let doc = match (shared.view.read(), shared.registry.lock()) {
                 (Ok(view), Ok(reg)) => status::render(&view, &reg),

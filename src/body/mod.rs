@@ -32,6 +32,7 @@ mod scan_tests;
 #[cfg(test)]
 mod splice_tests;
 
+pub use raw::member_values;
 pub use scan::{BodyFacts, BodyScanner, ModelValue};
 pub use splice::{json_escape_into, push_quoted, quoted, Segment, SplicedBody};
 
@@ -45,8 +46,8 @@ pub enum ScanError {
     NotJson { offset: Option<usize> },
     /// Valid JSON whose top-level value is not an object.
     NotObject,
-    /// Top-level `model` is present but not a string (null counts as not a string: there is no
-    /// sensible routing for it and OpenAI rejects it too).
+    /// Top-level `model` is present but neither a string nor `null` (`null` counts as absent,
+    /// as it does for Kong).
     ModelNotString,
     /// Top-level `model` appears more than once (see the module docs for why this is refused).
     DuplicateModel,

@@ -297,6 +297,21 @@ fn members(b: &[u8], open: usize) -> Option<Vec<(Range<usize>, Range<usize>)>> {
     }
 }
 
+/// Value ranges of every top-level member named `key` (compared after unescaping) of a body
+/// the scanner accepted (`facts` are its facts). A second, byte-level pass: only targets that
+/// put a credential in the body need it.
+pub fn member_values(b: &[u8], facts: &BodyFacts, key: &str) -> Vec<Range<usize>> {
+    let Some(open) = facts.object_open.checked_sub(1) else {
+        return Vec::new();
+    };
+    members(b, open)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| unescape(&b[k.clone()]).is_some_and(|k| k == key))
+        .map(|(_, v)| v)
+        .collect()
+}
+
 /// The same facts as the tape walk, from the bytes alone. `b` must already be valid JSON.
 pub(super) fn scan_slow(b: &[u8]) -> Result<BodyFacts, ScanError> {
     let broken = ScanError::NotJson { offset: None };
@@ -319,8 +334,12 @@ pub(super) fn scan_slow(b: &[u8]) -> Result<BodyFacts, ScanError> {
         let bytes = &b[val.clone()];
         match unescape(&b[key]).ok_or(broken.clone())?.as_str() {
             "model" => {
-                if f.model.is_some() {
+                if f.model.is_some() || f.model_null.is_some() {
                     return Err(ScanError::DuplicateModel);
+                }
+                if bytes == b"null" {
+                    f.model_null = Some(val);
+                    continue;
                 }
                 if bytes[0] != b'"' {
                     return Err(ScanError::ModelNotString);

@@ -22,6 +22,9 @@ pub struct BodyScanner {
 pub struct BodyFacts {
     /// Top-level `model` (always a string: other types are a [`ScanError`]).
     pub model: Option<ModelValue>,
+    /// Raw bytes of a top-level `"model": null`, which counts as no model (Kong reads JSON
+    /// `null` as absent); a target's name replaces it rather than being added beside it.
+    pub model_null: Option<Range<usize>>,
     /// Top-level `"stream": true` (the string `"true"` is not true).
     pub stream: bool,
     /// Raw bytes of the `stream` value, so `response_streaming: always` can overwrite a client's
@@ -95,6 +98,18 @@ impl BodyScanner {
 
     /// Validates `body` (JSON, object at top) and extracts the facts routing needs.
     pub fn scan(&mut self, body: &[u8]) -> Result<BodyFacts, ScanError> {
+        self.scan_with(body, None)
+    }
+
+    /// [`scan`](Self::scan) into `facts`, reusing the previous model string's allocation.
+    pub fn scan_into(&mut self, body: &[u8], facts: &mut BodyFacts) -> Result<(), ScanError> {
+        let spare = facts.model.take().map(|m| m.value);
+        *facts = self.scan_with(body, spare)?;
+        Ok(())
+    }
+
+    /// `spare`: a string to hold the model value, so a reused scan allocates nothing for it.
+    fn scan_with(&mut self, body: &[u8], spare: Option<String>) -> Result<BodyFacts, ScanError> {
         if body.is_empty() {
             return Err(ScanError::NotJson { offset: None });
         }
@@ -111,7 +126,7 @@ impl BodyScanner {
             &mut tape,
         );
         let result = match parsed {
-            Ok(()) => walk(&tape.0, body, base),
+            Ok(()) => walk(&tape.0, body, base, spare),
             Err(e) => Err(parse_error(&e)),
         };
         self.tape = tape.reset().0;
@@ -150,7 +165,12 @@ fn parse_error(e: &simd_json::Error) -> Fail {
     }
 }
 
-fn walk(nodes: &[Node<'_>], body: &[u8], base: usize) -> Result<BodyFacts, Fail> {
+fn walk(
+    nodes: &[Node<'_>],
+    body: &[u8],
+    base: usize,
+    mut spare: Option<String>,
+) -> Result<BodyFacts, Fail> {
     let len = match nodes.first() {
         Some(&Node::Object { len, .. }) => len,
         Some(_) => return Err(ScanError::NotObject.into()),
@@ -179,12 +199,23 @@ fn walk(nodes: &[Node<'_>], body: &[u8], base: usize) -> Result<BodyFacts, Fail>
                     return Err(ScanError::DuplicateModel.into());
                 }
                 seen_model = true;
+                if matches!(*m.value, Node::Static(StaticNode::Null)) {
+                    f.model_null = Some(value_range(body, base, &m, close)?);
+                    continue;
+                }
                 let Node::String(value) = *m.value else {
                     return Err(ScanError::ModelNotString.into());
                 };
                 let off = offset(body, base, value)?;
                 let end = raw::string_end(body, off).ok_or(Fail::Broken)?;
-                let value = value.to_owned();
+                let value = match spare.take() {
+                    Some(mut s) => {
+                        s.clear();
+                        s.push_str(value);
+                        s
+                    }
+                    None => value.to_owned(),
+                };
                 f.model = Some(ModelValue {
                     value,
                     raw: off - 1..end,

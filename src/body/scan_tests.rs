@@ -155,7 +155,6 @@ fn non_string_model_is_an_error() {
     for v in [
         "1",
         "-1.5e3",
-        "null",
         "{}",
         r#"{"model":"x"}"#,
         "[\"x\"]",
@@ -169,6 +168,23 @@ fn non_string_model_is_an_error() {
             "{body}"
         );
     }
+}
+
+#[test]
+fn null_model_counts_as_absent_and_its_bytes_are_known() {
+    let body = br#"{"messages":[1], "model" : null ,"x":1}"#;
+    let facts = scan(body).unwrap();
+    assert_eq!(facts.model, None);
+    let null = facts.model_null.clone().expect("range of the null");
+    assert_eq!(&body[null], b"null");
+    assert_eq!(
+        raw::scan_slow(body).unwrap(),
+        facts,
+        "the slow walker agrees"
+    );
+    let dup = br#"{"model":null,"model":"a"}"#;
+    assert_eq!(scan(dup), Err(ScanError::DuplicateModel));
+    assert_eq!(raw::scan_slow(dup), Err(ScanError::DuplicateModel));
 }
 
 #[test]

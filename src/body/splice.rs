@@ -1,9 +1,11 @@
 //! The upstream body as ranges of the client's bytes plus small owned pieces, so forwarding is
 //! one vectored write and every byte we do not mean to change reaches the upstream as sent.
+//!
+//! A [`SplicedBody`] is reusable: [`SplicedBody::reset`] describes the next request's body in
+//! the same vectors, so a worker that keeps one per in-flight request allocates nothing per
+//! request once the vectors have grown to a typical size.
 
 use std::ops::Range;
-
-use bytes::Bytes;
 
 use super::BodyFacts;
 
@@ -12,13 +14,24 @@ use super::BodyFacts;
 pub enum Segment {
     /// These bytes of the client's body, unchanged.
     Original(Range<usize>),
-    /// Bytes the gateway wrote (a model string token, inserted members).
-    Owned(Bytes),
+    /// These bytes of [`SplicedBody::owned`]: what the gateway wrote (a model string token,
+    /// inserted members).
+    Owned(Range<usize>),
+}
+
+/// What replaces a range of the client's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Replacement {
+    /// The new model's string token (`model_token`).
+    Model,
+    Fixed(&'static [u8]),
+    /// These bytes of `literals`.
+    Literal(Range<usize>),
 }
 
 /// The rewritten body. Built from [`BodyFacts`] of the same body; holds no body bytes itself,
 /// so the body buffer can be moved into the write op alongside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SplicedBody {
     body_len: usize,
     object_open: usize,
@@ -26,17 +39,23 @@ pub struct SplicedBody {
     /// Members inserted after the top-level `{`, comma-separated, without the trailing comma
     /// (added at rebuild time unless the object is empty).
     head: Vec<u8>,
+    /// The JSON string token of the new model, for [`Replacement::Model`].
+    model_token: Vec<u8>,
+    /// Values given to [`SplicedBody::replace`], back to back.
+    literals: Vec<u8>,
     /// Replaced ranges of the original (an insert is an empty range), sorted by start.
-    edits: Vec<(Range<usize>, Bytes)>,
+    edits: Vec<(Range<usize>, Replacement)>,
     usage_requested: bool,
     stream_forced: bool,
+    /// Every byte the gateway writes, in body order; `Segment::Owned` ranges point here.
+    owned: Vec<u8>,
     segments: Vec<Segment>,
     len: usize,
 }
 
 impl SplicedBody {
-    /// `replace_model`: the model string token is replaced by the JSON-escaped name, or, when
-    /// the body has no model, `"model":"name"` is inserted after `{`. A name equal to the
+    /// `replace_model`: the model string token (or a `null` model) is replaced by the
+    /// JSON-escaped name, or, when the body has no model, `"model":"name"` is inserted after `{`. A name equal to the
     /// client's (unescaped) model leaves the original token in place: same value, and the
     /// common case stays a single zero-copy segment.
     /// `inserts`: `(key, json_literal)` members inserted after `{`; the literal is written
@@ -48,35 +67,50 @@ impl SplicedBody {
         replace_model: Option<&str>,
         inserts: &[(&str, &str)],
     ) -> SplicedBody {
-        let mut out = SplicedBody {
-            body_len,
-            object_open: facts.object_open,
-            object_empty: facts.object_empty,
-            head: Vec::new(),
-            edits: Vec::new(),
-            usage_requested: false,
-            stream_forced: false,
-            segments: Vec::new(),
-            len: 0,
-        };
+        let mut out = SplicedBody::default();
+        out.reset(body_len, facts, replace_model, inserts);
+        out
+    }
+
+    /// [`build`](Self::build) in place, reusing this value's vectors.
+    pub fn reset(
+        &mut self,
+        body_len: usize,
+        facts: &BodyFacts,
+        replace_model: Option<&str>,
+        inserts: &[(&str, &str)],
+    ) {
+        self.body_len = body_len;
+        self.object_open = facts.object_open;
+        self.object_empty = facts.object_empty;
+        self.head.clear();
+        self.model_token.clear();
+        self.literals.clear();
+        self.edits.clear();
+        self.usage_requested = false;
+        self.stream_forced = false;
         match (replace_model, &facts.model) {
             (Some(name), Some(model)) if name != model.value => {
-                let mut token = Vec::with_capacity(name.len() + 2);
-                push_quoted(name, &mut token);
-                out.edits.push((model.raw.clone(), Bytes::from(token)));
+                push_quoted(name, &mut self.model_token);
+                self.edits.push((model.raw.clone(), Replacement::Model));
             }
             (Some(name), None) => {
-                let mut token = Vec::with_capacity(name.len() + 2);
-                push_quoted(name, &mut token);
-                out.push_member("model", &token);
+                push_quoted(name, &mut self.model_token);
+                match &facts.model_null {
+                    // `"model": null` counts as no model; its value is replaced in place.
+                    Some(null) => self.edits.push((null.clone(), Replacement::Model)),
+                    None => {
+                        self.push_member_key("model");
+                        self.head.extend_from_slice(&self.model_token);
+                    }
+                }
             }
             _ => {}
         }
         for (key, literal) in inserts {
-            out.push_member(key, literal.as_bytes());
+            self.push_member(key, literal.as_bytes());
         }
-        out.rebuild();
-        out
+        self.rebuild();
     }
 
     /// Exact `Content-Length` of the upstream body.
@@ -92,11 +126,16 @@ impl SplicedBody {
         &self.segments
     }
 
+    /// The bytes `Segment::Owned` ranges point into.
+    pub fn owned(&self) -> &[u8] {
+        &self.owned
+    }
+
     /// The segments as byte slices, in order (for building iovecs).
     pub fn slices<'a>(&'a self, body: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.segments.iter().map(move |s| match s {
             Segment::Original(r) => &body[r.clone()],
-            Segment::Owned(b) => &b[..],
+            Segment::Owned(r) => &self.owned[r.clone()],
         })
     }
 
@@ -128,11 +167,11 @@ impl SplicedBody {
             (None, _) => self.push_member("stream_options", OBJECT),
             (Some(options), _) if !facts.stream_options_is_object => {
                 self.edits
-                    .push((options.clone(), Bytes::from_static(OBJECT)));
+                    .push((options.clone(), Replacement::Fixed(OBJECT)));
             }
             (Some(_), Some(value)) => self
                 .edits
-                .push((value.clone(), Bytes::from_static(b"true"))),
+                .push((value.clone(), Replacement::Fixed(b"true"))),
             (Some(options), None) => {
                 let member: &'static [u8] = if facts.stream_options_empty {
                     br#""include_usage":true"#
@@ -140,9 +179,28 @@ impl SplicedBody {
                     br#""include_usage":true,"#
                 };
                 let at = options.start + 1;
-                self.edits.push((at..at, Bytes::from_static(member)));
+                self.edits.push((at..at, Replacement::Fixed(member)));
             }
         }
+        self.edits.sort_by_key(|(range, _)| range.start);
+        self.rebuild();
+        true
+    }
+
+    /// Replaces the bytes at `range` (a member's value, from the scan) with `literal`, which
+    /// must be valid JSON. An edit overlapping one already made is refused (`false`).
+    pub fn replace(&mut self, range: Range<usize>, literal: &[u8]) -> bool {
+        let overlaps = self
+            .edits
+            .iter()
+            .any(|(r, _)| r.start < range.end && range.start < r.end);
+        if overlaps || range.end > self.body_len || range.is_empty() {
+            return false;
+        }
+        let start = self.literals.len();
+        self.literals.extend_from_slice(literal);
+        self.edits
+            .push((range, Replacement::Literal(start..self.literals.len())));
         self.edits.sort_by_key(|(range, _)| range.start);
         self.rebuild();
         true
@@ -158,7 +216,7 @@ impl SplicedBody {
         match &facts.stream_range {
             Some(value) => self
                 .edits
-                .push((value.clone(), Bytes::from_static(b"true"))),
+                .push((value.clone(), Replacement::Fixed(b"true"))),
             None => self.push_member("stream", b"true"),
         }
         self.edits.sort_by_key(|(range, _)| range.start);
@@ -166,26 +224,38 @@ impl SplicedBody {
         true
     }
 
-    fn push_member(&mut self, key: &str, value: &[u8]) {
+    fn push_member_key(&mut self, key: &str) {
         if !self.head.is_empty() {
             self.head.push(b',');
         }
         push_quoted(key, &mut self.head);
         self.head.push(b':');
+    }
+
+    fn push_member(&mut self, key: &str, value: &[u8]) {
+        self.push_member_key(key);
         self.head.extend_from_slice(value);
     }
 
+    /// Lays the owned bytes out in body order and recomputes the segments.
     fn rebuild(&mut self) {
         self.segments.clear();
-        let head = (!self.head.is_empty()).then(|| {
-            let mut head = self.head.clone();
-            if !self.object_empty {
-                head.push(b',');
-            }
-            (self.object_open..self.object_open, Bytes::from(head))
-        });
+        self.owned.clear();
         let mut cursor = 0;
-        for (range, bytes) in head.iter().chain(&self.edits) {
+        if !self.head.is_empty() {
+            let at = self.object_open;
+            if at > cursor {
+                self.segments.push(Segment::Original(cursor..at));
+            }
+            let start = self.owned.len();
+            self.owned.extend_from_slice(&self.head);
+            if !self.object_empty {
+                self.owned.push(b',');
+            }
+            self.segments.push(Segment::Owned(start..self.owned.len()));
+            cursor = at;
+        }
+        for (range, replacement) in &self.edits {
             debug_assert!(
                 cursor <= range.start && range.end <= self.body_len,
                 "edits overlap"
@@ -193,7 +263,13 @@ impl SplicedBody {
             if range.start > cursor {
                 self.segments.push(Segment::Original(cursor..range.start));
             }
-            self.segments.push(Segment::Owned(bytes.clone()));
+            let start = self.owned.len();
+            match replacement {
+                Replacement::Model => self.owned.extend_from_slice(&self.model_token),
+                Replacement::Fixed(bytes) => self.owned.extend_from_slice(bytes),
+                Replacement::Literal(r) => self.owned.extend_from_slice(&self.literals[r.clone()]),
+            }
+            self.segments.push(Segment::Owned(start..self.owned.len()));
             cursor = range.end;
         }
         if cursor < self.body_len {
@@ -203,8 +279,7 @@ impl SplicedBody {
             .segments
             .iter()
             .map(|s| match s {
-                Segment::Original(r) => r.len(),
-                Segment::Owned(b) => b.len(),
+                Segment::Original(r) | Segment::Owned(r) => r.len(),
             })
             .sum();
     }

@@ -254,3 +254,27 @@ fn types_can_move_to_worker_threads() {
     sync::<SplicedBody>();
     send::<ScanError>();
 }
+
+#[test]
+fn a_null_model_is_replaced_in_place_not_duplicated() {
+    let (_, out) = build(r#"{"model": null, "messages":[1]}"#, Some("gpt-4"), &[]);
+    assert_eq!(out, br#"{"model": "gpt-4", "messages":[1]}"#);
+}
+
+#[test]
+fn replace_rewrites_every_occurrence_of_a_member_and_refuses_overlaps() {
+    let body = br#"{"apikey":"a","model":"m","apikey" : "b"}"#;
+    let facts = scan(body).unwrap();
+    let found = member_values(body, &facts, "apikey");
+    assert_eq!(found.len(), 2);
+    let mut s = SplicedBody::build(body.len(), &facts, Some("gpt-4"), &[]);
+    for r in found {
+        assert!(s.replace(r, b"\"k\""));
+    }
+    let model = facts.model.clone().unwrap().raw;
+    assert!(!s.replace(model, b"1"), "overlaps the model edit");
+    assert_eq!(
+        spliced(body, &s),
+        br#"{"apikey":"k","model":"gpt-4","apikey" : "k"}"#
+    );
+}

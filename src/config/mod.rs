@@ -11,6 +11,7 @@
 //! keys llmux does not act on load with one warning each. `docs/config-reference.md` lists every
 //! key and what llmux does with it.
 
+mod candidate_index;
 mod deck;
 mod env;
 mod error;
@@ -31,6 +32,7 @@ mod tests;
 #[cfg(test)]
 mod tests_scope;
 
+pub use candidate_index::{CandidateIndex, CandidateMatch};
 pub use error::{ConfigError, ConfigErrors};
 pub use routes::{GatewayConfig, Route, RouteMatch};
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Building an `AiProxyConfig` from the `config` of an `ai-proxy-advanced` or `ai-proxy` plugin.
 
+use super::candidate_index::CandidateIndex;
 use super::error::Diag;
 use super::kong_schema::{AI_PROXY, AI_PROXY_ADVANCED};
 use super::schema::check_record;
@@ -82,6 +83,7 @@ pub(crate) fn build_plugin(
     let mut plugin = AiProxyConfig {
         id: meta.id,
         slot: 0,
+        candidates: CandidateIndex::new(&targets),
         plugin_name: meta.plugin_name,
         scope: meta.scope,
         log_statistics: targets.iter().any(|t| t.log_statistics),

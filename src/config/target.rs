@@ -194,7 +194,8 @@ fn build_auth(
         _ => None,
     };
     let (body_param, query_param) = match get_str(a, "param_location") {
-        Some("body") => (param, None),
+        // Quoted once here, so a request inserts the member without formatting anything.
+        Some("body") => (param.map(|(n, v)| (n, crate::body::quoted(&v))), None),
         Some("query") => (None, param),
         _ => (None, None),
     };

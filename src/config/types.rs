@@ -25,6 +25,8 @@ pub struct AiProxyConfig {
     pub scope: String,
     pub balancer: BalancerConfig,
     pub targets: Vec<TargetConfig>,
+    /// Which targets each `model` reaches.
+    pub candidates: super::CandidateIndex,
     /// Default 1048576; Kong's `0` (unlimited) is `usize::MAX`.
     pub max_request_body_size: usize,
     pub model_name_header: bool,
@@ -286,7 +288,8 @@ pub struct Auth {
     /// `allow_override` and the client sent one.
     pub header: Option<(String, String)>,
     pub allow_override: bool,
-    /// `(param_name, param_value)` for `param_location: body`.
+    /// `(param_name, param_value)` for `param_location: body`, the value already written as a
+    /// JSON string literal (quotes and escapes included).
     pub body_param: Option<(String, String)>,
     /// The name (only) of the `param_location: query` parameter already in the upstream URL.
     pub query_param_name: Option<String>,

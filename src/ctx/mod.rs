@@ -4,8 +4,10 @@
 //! nothing about either.
 
 mod generation;
+mod scratch;
 
 pub use generation::{Generation, PluginRuntime};
+pub use scratch::{IoScratch, RequestScratch, ScratchPool};
 
 use crate::body::BodyScanner;
 use crate::settings::Settings;
@@ -28,6 +30,8 @@ pub struct WorkerCtx {
     pub retired: RefCell<Vec<Weak<Generation>>>,
     pub pool: RefCell<Pool>,
     pub scanner: RefCell<BodyScanner>,
+    /// Per-request buffers, reused.
+    pub scratch: ScratchPool,
     pub usage_parser: RefCell<UsageParser>,
     pub tls: monoio_rustls::TlsConnector,
     pub settings: Settings,
@@ -46,6 +50,40 @@ pub struct WorkerCtx {
 }
 
 impl WorkerCtx {
+    /// A worker's state before it serves anything: empty pool, fresh scanners and histograms.
+    pub fn new(
+        id: usize,
+        generation: Generation,
+        settings: Settings,
+        tls: monoio_rustls::TlsConnector,
+        merge: MergeLink,
+        tokenizer: Option<TokenizerHandle>,
+        access_log: Option<CoreLog>,
+    ) -> WorkerCtx {
+        WorkerCtx {
+            id,
+            generation: RefCell::new(Rc::new(generation)),
+            retired: RefCell::new(Vec::new()),
+            pool: RefCell::new(Pool::new(
+                settings.pool_max_idle,
+                settings.pool_idle_timeout,
+            )),
+            scanner: RefCell::new(BodyScanner::new()),
+            scratch: ScratchPool::default(),
+            usage_parser: RefCell::new(UsageParser::new()),
+            tls,
+            settings,
+            in_flight: Cell::new(0),
+            open_connections: Cell::new(0),
+            shutting_down: Cell::new(false),
+            merge,
+            tokenizer,
+            last_merged: RefCell::new(None),
+            core_hists: RefCell::new(CoreHists::default()),
+            access_log,
+        }
+    }
+
     /// The current generation and every retired one still in use.
     pub fn live_generations(&self) -> Vec<Rc<Generation>> {
         let mut out = vec![self.generation.borrow().clone()];

@@ -3,7 +3,10 @@
 //! monoio moves the buffer into each read and hands it back with the result, so the buffer is
 //! taken out of `self` for the duration of the read. Bytes before `start` are consumed; a read
 //! appends after the filled part, compacting or growing first so a read never gets a tiny window.
+//! An empty buffer can give its storage back to the thread's spares ([`ReadBuf::release`]); the
+//! next read takes one again.
 
+use super::spare;
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, CancelHandle, CancelableAsyncReadRent};
 
@@ -25,6 +28,23 @@ impl ReadBuf {
         }
     }
 
+    /// A buffer with no storage yet: its first read takes a spare.
+    pub fn empty() -> Self {
+        ReadBuf {
+            buf: Vec::new(),
+            start: 0,
+        }
+    }
+
+    /// Gives the storage back to the thread's spares when nothing is left to read from it, so
+    /// a quiet connection holds no read buffer.
+    pub fn release(&mut self) {
+        if self.is_empty() && self.buf.capacity() > 0 {
+            self.start = 0;
+            spare::give(std::mem::take(&mut self.buf));
+        }
+    }
+
     /// Unconsumed bytes.
     pub fn data(&self) -> &[u8] {
         &self.buf[self.start..]
@@ -36,6 +56,11 @@ impl ReadBuf {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The most one read can return without the buffer growing first.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Marks `n` leading bytes as used.
@@ -57,6 +82,11 @@ impl ReadBuf {
 
     /// Makes room for a read of at least `MIN_READ` bytes after the filled part.
     fn make_room(&mut self) {
+        if self.buf.capacity() == 0 {
+            self.buf = spare::take();
+            self.start = 0;
+            return;
+        }
         if self.start > 0 && self.buf.capacity() - self.buf.len() < MIN_READ {
             self.buf.drain(..self.start);
             self.start = 0;

@@ -166,7 +166,20 @@ pub fn encode_chunk(out: &mut Vec<u8>, data: &[u8]) {
     if data.is_empty() {
         return;
     }
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    // The size in hex, written without allocating: this runs once per relayed SSE event.
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut n = data.len();
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
@@ -241,6 +254,12 @@ mod tests {
     fn encodes_round_trip() {
         let mut wire = Vec::new();
         encode_chunk(&mut wire, b"data: {}\n\n");
+        for n in [1usize, 15, 16, 255, 4096, 0xabcde] {
+            let mut one = Vec::new();
+            encode_chunk(&mut one, &vec![b'x'; n]);
+            assert!(one.starts_with(format!("{n:x}\r\n").as_bytes()), "{n}");
+            assert!(one.ends_with(b"x\r\n") && one.len() == n + format!("{n:x}").len() + 4);
+        }
         encode_chunk(&mut wire, b"");
         wire.extend_from_slice(LAST_CHUNK);
         let (out, _, done) = decode_all(&wire, 3).unwrap();

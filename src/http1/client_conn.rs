@@ -5,18 +5,24 @@
 //! watching whether the client hangs up", and never see the stream or the buffer. Bytes after
 //! one request (a pipelined next request) stay in the buffer for the next `read_head`.
 //!
-//! Every wait is bounded by the caller's timeout. A timed-out read is dropped with its future;
-//! the connection is then closed, never read again, so bytes io_uring may still have moved into
-//! the lost buffer cannot be misread as the next request.
+//! Every wait is bounded by the caller's timeout, through the worker's deadline table
+//! ([`crate::deadline`]) rather than a timer per read: on expiry the socket's read side is shut
+//! down, the pending read ends, and the connection is closed after at most an error answer,
+//! never read again.
 
 use super::buffer::ReadBuf;
 use super::chunked::ChunkedDecoder;
+use super::client_io::{ClientIo, Seen};
 use super::request::{HeadError, Limits, RequestHead};
 use super::Framing;
+use crate::deadline::{Deadline, OnExpiry};
 use monoio::io::{AsyncWriteRentExt, Canceller};
 use monoio::net::TcpStream;
 use std::future::Future;
 use std::time::Duration;
+
+/// How long a provider may take before llmux starts watching the client for a hang-up.
+pub const WATCH_AFTER: Duration = Duration::from_millis(20);
 
 /// Why no request head could be read (each maps to one error response, then close).
 #[derive(Debug)]
@@ -27,6 +33,8 @@ pub enum HeadReadError {
     Malformed(String),
     /// The head did not arrive within the header timeout (408).
     Timeout,
+    /// A request-line, `Host` or framing rule with its own status (405, 414, 417, 501, 505).
+    Refused(u16, String),
 }
 
 /// Why a request body could not be read.
@@ -39,55 +47,114 @@ pub enum BodyError {
 }
 
 pub struct ClientConn {
-    stream: TcpStream,
+    // Declared before `stream`, so its registration is dropped before the socket closes.
+    deadline: Deadline,
+    stream: ClientIo,
     buf: ReadBuf,
+    /// Bytes written to the client so far (the statistics log's `response.size`).
+    written: u64,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl ClientConn {
+    /// A plain TCP client.
     pub fn new(stream: TcpStream) -> ClientConn {
         let _ = stream.set_nodelay(true);
+        ClientConn::over(ClientIo::Plain(stream))
+    }
+
+    /// A client over plain TCP or TLS.
+    pub fn over(stream: ClientIo) -> ClientConn {
+        let peer = stream.peer_addr();
         ClientConn {
+            deadline: Deadline::register(stream.raw_fd(), OnExpiry::Read),
             stream,
-            // Grows for large bodies; idle keep-alive and streaming connections stay small.
-            buf: ReadBuf::with_capacity(4 * 1024),
+            // Storage comes from the thread's spares at the first read; grows for large bodies.
+            buf: ReadBuf::empty(),
+            written: 0,
+            peer,
         }
     }
 
-    /// Waits for the next request head: up to `idle` for its first byte, then up to `header`
-    /// for the rest. `Ok(None)`: the client closed or idled out between requests.
-    pub async fn read_head(
-        &mut self,
-        limits: &Limits,
-        idle: Duration,
-        header: Duration,
-    ) -> Result<Option<RequestHead>, HeadReadError> {
-        if self.buf.is_empty() {
-            match monoio::time::timeout(idle, self.buf.fill(&mut self.stream)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return Ok(None),
-            }
+    /// Bytes written to the client on this connection so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// The client's IP address as text (empty when the socket could not tell).
+    pub fn peer_ip(&self) -> String {
+        self.peer.map(|a| a.ip().to_string()).unwrap_or_default()
+    }
+
+    /// Gives the read buffer's storage back while nothing is left to read from it (a request
+    /// whose answer will take a while holds none).
+    pub fn release_buffer(&mut self) {
+        self.buf.release();
+    }
+
+    /// One read into the buffer, bounded by the armed deadline: `Ok(0)` when the client closed
+    /// or the deadline expired (tell them apart with `self.deadline.expired()`).
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        if self.deadline.expired() {
+            return Ok(0);
         }
-        let deadline = monoio::time::Instant::now() + header;
+        self.buf.fill(&mut self.stream).await
+    }
+
+    /// Waits up to `idle` for the first byte of the next request; `false` when the client
+    /// closed or idled out between requests.
+    pub async fn wait_for_request(&mut self, idle: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        self.deadline.arm(idle);
+        let read = self.fill().await;
+        self.deadline.disarm();
+        matches!(read, Ok(n) if n > 0)
+    }
+
+    /// Reads the rest of a request head into `head` (reused storage), within `header` of
+    /// now. `Ok(false)`: the client closed before the head was complete.
+    pub async fn read_head_into(
+        &mut self,
+        head: &mut RequestHead,
+        limits: &Limits,
+        header: Duration,
+    ) -> Result<bool, HeadReadError> {
+        self.deadline.arm(header);
+        let result = self.read_head_armed(head, limits).await;
+        self.deadline.disarm();
+        result
+    }
+
+    async fn read_head_armed(
+        &mut self,
+        head: &mut RequestHead,
+        limits: &Limits,
+    ) -> Result<bool, HeadReadError> {
         loop {
-            match RequestHead::parse(self.buf.data(), limits) {
-                Ok(Some((head, used))) => {
+            match RequestHead::parse_into(self.buf.data(), limits, head) {
+                Ok(Some(used)) => {
                     self.buf.consume(used);
-                    return Ok(Some(head));
+                    return Ok(true);
                 }
                 Ok(None) => {}
                 Err(HeadError::TooLarge(m)) => return Err(HeadReadError::TooLarge(m)),
+                Err(HeadError::Refused { status, message }) => {
+                    return Err(HeadReadError::Refused(status, message))
+                }
                 Err(e) => return Err(HeadReadError::Malformed(e.to_string())),
             }
-            match monoio::time::timeout_at(deadline, self.buf.fill(&mut self.stream)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                Ok(_) => return Ok(None),
-                Err(_) => return Err(HeadReadError::Timeout),
+            match self.fill().await {
+                Ok(n) if n > 0 => {}
+                _ if self.deadline.expired() => return Err(HeadReadError::Timeout),
+                _ => return Ok(false),
             }
         }
     }
 
-    /// Reads the body `framing` announces, whole, refusing more than `limit` bytes; `timeout`
-    /// bounds each wait for more bytes.
+    /// Reads the body `framing` announces, whole, into `body` (emptied first), refusing more
+    /// than `limit` bytes; `timeout` bounds each wait for more bytes.
     ///
     /// The body is read whole before proxying: llmux must see `model` before choosing a target,
     /// and providers expect a `Content-Length` body.
@@ -96,22 +163,25 @@ impl ClientConn {
         framing: Framing,
         limit: usize,
         timeout: Duration,
-    ) -> Result<Vec<u8>, BodyError> {
+        body: &mut Vec<u8>,
+    ) -> Result<(), BodyError> {
+        body.clear();
         match framing {
-            Framing::Empty | Framing::UntilClose => Ok(Vec::new()),
+            Framing::Empty | Framing::UntilClose => Ok(()),
             Framing::Length(n) => {
                 let n = usize::try_from(n).map_err(|_| BodyError::TooLarge)?;
                 if n > limit {
                     return Err(BodyError::TooLarge);
                 }
                 while self.buf.len() < n {
-                    self.fill(timeout).await?;
+                    self.fill_body(timeout).await?;
                 }
-                Ok(self.buf.take(n))
+                body.extend_from_slice(&self.buf.data()[..n]);
+                self.buf.consume(n);
+                Ok(())
             }
             Framing::Chunked => {
                 let mut decoder = ChunkedDecoder::new();
-                let mut body = Vec::new();
                 loop {
                     let mut over = false;
                     let progress = decoder
@@ -130,40 +200,62 @@ impl ClientConn {
                         return Err(BodyError::TooLarge);
                     }
                     if progress.done {
-                        return Ok(body);
+                        return Ok(());
                     }
-                    self.fill(timeout).await?;
+                    self.fill_body(timeout).await?;
                 }
             }
         }
     }
 
-    async fn fill(&mut self, timeout: Duration) -> Result<(), BodyError> {
-        match monoio::time::timeout(timeout, self.buf.fill(&mut self.stream)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => Err(BodyError::Closed),
-            Ok(Ok(_)) => Ok(()),
-            Err(_) => Err(BodyError::Timeout),
+    /// One read of body bytes, waiting at most `timeout`.
+    async fn fill_body(&mut self, timeout: Duration) -> Result<(), BodyError> {
+        self.deadline.arm(timeout);
+        let read = self.fill().await;
+        self.deadline.disarm();
+        match read {
+            Ok(n) if n > 0 => Ok(()),
+            _ if self.deadline.expired() => Err(BodyError::Timeout),
+            _ => Err(BodyError::Closed),
         }
     }
 
     /// Writes all of `bytes` and hands the buffer back for reuse.
     pub async fn write_all(&mut self, bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
         let (res, buf) = self.stream.write_all(bytes).await;
-        res.map(|_| buf)
+        self.written += res? as u64;
+        Ok(buf)
     }
 
     /// Runs `work` while watching the client: `None` if the client closes its connection (or
     /// it fails) first, in which case `work` is dropped unfinished. Bytes the client sends
-    /// meanwhile (a pipelined request) are kept for the next `read_head`, and watching stops.
+    /// meanwhile (a pipelined request) are kept for the next request, and watching stops.
     ///
-    /// The watch is a cancelable read: when `work` finishes first the read is cancelled and
-    /// still awaited, so the buffer comes back with whatever the kernel had already read.
+    /// The watch starts only once `work` has taken [`WATCH_AFTER`]: most answers come sooner
+    /// than a client could give up, and not watching them saves a read op and its canceller
+    /// (allocations) per request. The watch is a cancelable read: when `work` finishes first
+    /// the read is cancelled and still awaited, so the buffer comes back with whatever the
+    /// kernel had already read.
     pub async fn unless_closed<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
-        let canceller = Canceller::new();
-        let watch = self
-            .buf
-            .fill_cancelable(&mut self.stream, canceller.handle());
         let mut work = std::pin::pin!(work);
+        monoio::select! {
+            out = &mut work => return Some(out),
+            _ = self.deadline.nudge(WATCH_AFTER) => {}
+        }
+        let result = self.watch_while(work).await;
+        // Unless the client sent more meanwhile, the buffer goes back until the next request.
+        self.buf.release();
+        result
+    }
+
+    async fn watch_while<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let ClientIo::Plain(stream) = &mut self.stream else {
+            // Boxed, so a plain connection's task is not sized for the TLS watch.
+            return Box::pin(self.watch_while_tls(work)).await;
+        };
+        let mut work = std::pin::pin!(work);
+        let canceller = Canceller::new();
+        let watch = self.buf.fill_cancelable(stream, canceller.handle());
         let mut watch = std::pin::pin!(watch);
         monoio::select! {
             out = &mut work => {
@@ -174,6 +266,21 @@ impl ClientConn {
             seen = &mut watch => match seen {
                 Ok(n) if n > 0 => Some(work.await),
                 _ => None,
+            }
+        }
+    }
+
+    /// `watch_while` for TLS: the socket is polled for readability and peeked, never read
+    /// (see `client_io`), so the TLS stream is untouched whichever side finishes first.
+    async fn watch_while_tls<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        let watch = self.stream.watch_tls();
+        let mut watch = std::pin::pin!(watch);
+        monoio::select! {
+            out = &mut work => Some(out),
+            seen = &mut watch => match seen {
+                Seen::Data => Some(work.await),
+                Seen::Closed => None,
             }
         }
     }

@@ -25,16 +25,15 @@ pub fn locate(base: &[u8], part: &[u8], fallback: usize) -> Range<usize> {
     }
 }
 
-/// Records the offsets of `httparse` header slices relative to `base`, the start of the head.
-pub fn positions(base: &[u8], headers: &[httparse::Header<'_>]) -> Vec<HeaderPos> {
-    headers
-        .iter()
-        .map(|h| {
-            let name = locate(base, h.name.as_bytes(), 0);
-            let value = locate(base, h.value, name.end);
-            HeaderPos { name, value }
-        })
-        .collect()
+/// Records the offsets of `httparse` header slices relative to `base`, the start of the head,
+/// into `out` (cleared first; its capacity is reused from request to request).
+pub fn positions_into(out: &mut Vec<HeaderPos>, base: &[u8], headers: &[httparse::Header<'_>]) {
+    out.clear();
+    out.extend(headers.iter().map(|h| {
+        let name = locate(base, h.name.as_bytes(), 0);
+        let value = locate(base, h.value, name.end);
+        HeaderPos { name, value }
+    }));
 }
 
 /// The value of the first header named `name` (case-insensitive) in a head kept as raw bytes

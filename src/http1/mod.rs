@@ -11,13 +11,19 @@
 pub mod buffer;
 pub mod chunked;
 pub mod client_conn;
+pub mod client_io;
+pub mod decimal;
 pub mod headers;
 pub mod request;
+pub mod request_line;
 pub mod response;
+pub mod spare;
 
 pub use buffer::ReadBuf;
 pub use chunked::{ChunkError, ChunkedDecoder};
 pub use client_conn::{BodyError, ClientConn, HeadReadError};
+pub use client_io::ClientIo;
+pub use decimal::Decimal;
 pub use headers::HeaderPos;
 pub use request::{HeadError, Limits, RequestHead};
 pub use response::ResponseHead;

@@ -1,6 +1,6 @@
 //! Parsing an upstream's response head and deciding how its body is delimited.
 
-use super::headers::{has_token, locate, parse_content_length, positions, HeaderPos};
+use super::headers::{has_token, locate, parse_content_length, positions_into, HeaderPos};
 use super::Framing;
 
 /// Largest upstream response head accepted; providers send a few hundred bytes.
@@ -17,6 +17,20 @@ pub struct ResponseHead {
     pub framing: Framing,
     /// The upstream allows the connection to be reused after this response.
     pub keep_alive: bool,
+}
+
+impl Default for ResponseHead {
+    fn default() -> Self {
+        ResponseHead {
+            raw: Vec::new(),
+            status: 0,
+            reason: 0..0,
+            version: 1,
+            headers: Vec::new(),
+            framing: Framing::UntilClose,
+            keep_alive: false,
+        }
+    }
 }
 
 impl ResponseHead {
@@ -43,6 +57,16 @@ impl ResponseHead {
         buf: &[u8],
         request_was_head: bool,
     ) -> Result<Option<(ResponseHead, usize)>, String> {
+        let mut head = ResponseHead::default();
+        Ok(ResponseHead::parse_into(buf, request_was_head, &mut head)?.map(|used| (head, used)))
+    }
+
+    /// [`parse`](Self::parse) into `head`, reusing its buffers.
+    pub fn parse_into(
+        buf: &[u8],
+        request_was_head: bool,
+        head: &mut ResponseHead,
+    ) -> Result<Option<usize>, String> {
         let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
         let mut resp = httparse::Response::new(&mut storage);
         let used = match resp.parse(buf) {
@@ -55,24 +79,19 @@ impl ResponseHead {
             }
             Err(e) => return Err(format!("invalid response head: {e}")),
         };
-        let status = resp.code.unwrap_or(0);
-        let version = resp.version.unwrap_or(1);
-        let reason = locate(buf, resp.reason.unwrap_or("").as_bytes(), 0);
-        let headers = positions(buf, resp.headers);
-        let mut head = ResponseHead {
-            raw: buf[..used].to_vec(),
-            status,
-            reason,
-            version,
-            headers,
-            framing: Framing::UntilClose,
-            keep_alive: version == 1,
-        };
+        head.status = resp.code.unwrap_or(0);
+        head.version = resp.version.unwrap_or(1);
+        head.reason = locate(buf, resp.reason.unwrap_or("").as_bytes(), 0);
+        positions_into(&mut head.headers, buf, resp.headers);
+        head.raw.clear();
+        head.raw.extend_from_slice(&buf[..used]);
+        head.framing = Framing::UntilClose;
+        head.keep_alive = head.version == 1;
         head.framing = head.compute_framing(request_was_head)?;
         if head.framing == Framing::UntilClose {
             head.keep_alive = false;
         }
-        Ok(Some((head, used)))
+        Ok(Some(used))
     }
 
     fn compute_framing(&mut self, request_was_head: bool) -> Result<Framing, String> {

@@ -7,7 +7,7 @@
 mod responses;
 
 use crate::body::BodyScanner;
-use crate::http1::{ClientConn, Framing, Limits};
+use crate::http1::{ClientConn, Framing, Limits, RequestHead};
 use clap::Args;
 use monoio::net::{TcpListener, TcpStream};
 use std::cell::RefCell;
@@ -108,6 +108,7 @@ async fn serve_listeners(listeners: Vec<std::net::TcpListener>, args: MockArgs) 
             Err(e) => crate::error!("mock provider listener: {e}"),
         }
     }
+    monoio::spawn(crate::deadline::run_ticker());
     let mut tasks = Vec::new();
     for listener in adopted {
         let args = args.clone();
@@ -134,10 +135,14 @@ const PATIENCE: Duration = Duration::from_secs(3600);
 async fn serve_conn(stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCell<BodyScanner>>) {
     let mut stream = ClientConn::new(stream);
     let limits = Limits::default();
+    let mut head = RequestHead::default();
     loop {
-        let head = match stream.read_head(&limits, PATIENCE, PATIENCE).await {
-            Ok(Some(head)) => head,
-            Ok(None) => return,
+        if !stream.wait_for_request(PATIENCE).await {
+            return;
+        }
+        match stream.read_head_into(&mut head, &limits, PATIENCE).await {
+            Ok(true) => {}
+            Ok(false) => return,
             Err(e) => {
                 let message = format!("{e:?}");
                 let _ = stream
@@ -152,13 +157,14 @@ async fn serve_conn(stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCell<B
                 .await;
         }
         let framing = head.framing;
-        let body = match stream
-            .read_body(framing, 64 << 20, Duration::from_secs(60))
+        let mut body = Vec::new();
+        if stream
+            .read_body(framing, 64 << 20, Duration::from_secs(60), &mut body)
             .await
+            .is_err()
         {
-            Ok(b) => b,
-            Err(_) => return,
-        };
+            return;
+        }
         let keep_alive = head.keep_alive && framing != Framing::UntilClose;
         if args.latency_ms > 0 {
             monoio::time::sleep(Duration::from_millis(args.latency_ms)).await;

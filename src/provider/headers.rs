@@ -2,6 +2,7 @@
 //! client's end-to-end headers.
 
 use crate::http1::headers::{has_token, is_hop_by_hop, push};
+use crate::http1::Decimal;
 use crate::http1::RequestHead;
 
 /// Starts the upstream head: `method path HTTP/1.1`, the upstream's `Host`, then the client's
@@ -12,17 +13,18 @@ use crate::http1::RequestHead;
 /// the provider answers uncompressed). `Content-Length` is hop-by-hop here too: the caller
 /// writes the new one.
 pub(super) fn start_head(
+    out: &mut Vec<u8>,
     client: &RequestHead,
     path_and_query: &str,
     host: &str,
     drop: impl Fn(&[u8]) -> bool,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(client.raw.len() + 256);
+) {
+    out.clear();
     out.extend_from_slice(client.method().as_bytes());
     out.push(b' ');
     out.extend_from_slice(path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    push(&mut out, b"Host", host.as_bytes());
+    push(out, b"Host", host.as_bytes());
     let connection_listed = client.header("connection").unwrap_or(b"");
     for h in &client.headers {
         let name = client.header_name(h);
@@ -35,9 +37,8 @@ pub(super) fn start_head(
         {
             continue;
         }
-        push(&mut out, name, client.header_value(h));
+        push(out, name, client.header_value(h));
     }
-    out
 }
 
 /// Ends the head with `Content-Length` and the blank line.
@@ -45,7 +46,7 @@ pub(super) fn finish_head(out: &mut Vec<u8>, content_length: usize) {
     push(
         out,
         b"Content-Length",
-        content_length.to_string().as_bytes(),
+        Decimal::of(content_length as u64).as_bytes(),
     );
     out.extend_from_slice(b"\r\n");
 }

@@ -56,13 +56,23 @@ pub(crate) struct Refusal {
 }
 
 /// The provider seam.
+///
+/// Both methods fill storage the worker reuses from request to request (`request`'s
+/// [`RequestBuf`], the [`ResponseFilter`]), so a driver that only writes into them allocates
+/// nothing per request once their buffers have grown.
 pub(crate) trait Provider: Sync {
-    /// Builds the upstream request for one attempt at `call.target`.
-    fn request(&self, call: &Call<'_>) -> Result<Outbound, Refusal>;
+    /// Builds the upstream request for one attempt at `call.target` in `request` (emptied
+    /// storage from an earlier request) and returns it with the response plan.
+    fn request(&self, call: &Call<'_>, request: RequestBuf) -> Result<Outbound, Refusal>;
 
-    /// How the provider's response body reaches the client, given its head: passed through,
-    /// filtered (a hidden usage event) or translated, and read for usage on the way.
-    fn response_filter(&self, head: &ResponseHead, plan: &ResponsePlan) -> ResponseFilter;
+    /// Sets `filter` up for the provider's response, given its head: passed through, filtered
+    /// (a hidden usage event) or translated, and read for usage on the way.
+    fn response_filter(
+        &self,
+        head: &ResponseHead,
+        plan: &ResponsePlan,
+        filter: &mut ResponseFilter,
+    );
 }
 
 /// The driver for a target's provider.

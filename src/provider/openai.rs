@@ -5,30 +5,33 @@
 use super::filter::ResponseFilter;
 use super::headers::{finish_head, start_head};
 use super::{Call, Outbound, Provider, Refusal, ResponsePlan};
-use crate::body::{quoted, BodyFacts, SplicedBody};
+use crate::body::{member_values, BodyFacts};
 use crate::config::{RouteType, TargetConfig};
 use crate::http1::headers::push;
 use crate::http1::ResponseHead;
 use crate::upstream::RequestBuf;
+use std::ops::Range;
 
 pub(crate) struct OpenAiCompatible;
 
 impl Provider for OpenAiCompatible {
-    fn request(&self, call: &Call<'_>) -> Result<Outbound, Refusal> {
+    fn request(&self, call: &Call<'_>, mut request: RequestBuf) -> Result<Outbound, Refusal> {
         let target = call.target;
         let facts = call.facts;
-        let param = target
-            .auth
-            .body_param
-            .as_ref()
-            .map(|(name, value)| (name.as_str(), quoted(value)));
-        let inserts = body_inserts(target, facts, param.as_ref().map(|(n, v)| (*n, v.as_str())));
-        let mut spliced = SplicedBody::build(
+        let param = BodyParam::decide(call);
+        let inserts = Inserts::of(target, facts, param.insert());
+        let spliced = request.spliced_mut();
+        spliced.reset(
             call.body.len(),
             facts,
             target.model_name.as_deref(),
-            &inserts,
+            inserts.as_slice(),
         );
+        if let BodyParam::Replace(ranges, literal) = param {
+            for range in ranges {
+                spliced.replace(range, literal.as_bytes());
+            }
+        }
         if call.force_stream {
             spliced.force_stream(facts);
         }
@@ -39,23 +42,70 @@ impl Provider for OpenAiCompatible {
             && !facts.include_usage
             && target.route_type != RouteType::Embeddings
             && spliced.ensure_include_usage(facts);
-        let head = upstream_head(call, spliced.len());
+        let body_len = spliced.len();
+        upstream_head(call, body_len, request.head_mut());
+        request.seal(call.body.clone());
         Ok(Outbound {
-            request: RequestBuf::new(head, call.body.clone(), &spliced),
+            request,
             plan: ResponsePlan { hide_usage },
         })
     }
 
-    fn response_filter(&self, head: &ResponseHead, plan: &ResponsePlan) -> ResponseFilter {
-        ResponseFilter::for_openai(head, plan.hide_usage)
+    fn response_filter(
+        &self,
+        head: &ResponseHead,
+        plan: &ResponsePlan,
+        filter: &mut ResponseFilter,
+    ) {
+        filter.set_openai(head, plan.hide_usage);
+    }
+}
+
+/// What happens to the `param_location: body` credential (Kong's rule: the configured value
+/// unless `allow_override` is set and the client sent one).
+enum BodyParam<'a> {
+    /// No body credential configured, or the client's stands (`allow_override`).
+    Keep,
+    /// The client sent none: insert `(name, JSON literal)` as the first member.
+    Insert(&'a str, &'a str),
+    /// The client sent the key and may not override it: every occurrence's value becomes the
+    /// configured one (replaced in place, so no parser, first- or last-key-wins, reads the
+    /// client's).
+    Replace(Vec<Range<usize>>, &'a str),
+}
+
+impl<'a> BodyParam<'a> {
+    fn decide(call: &Call<'a>) -> BodyParam<'a> {
+        let Some((name, literal)) = &call.target.auth.body_param else {
+            return BodyParam::Keep;
+        };
+        let found = member_values(call.body, call.facts, name);
+        if found.is_empty() {
+            BodyParam::Insert(name, literal)
+        } else if call.target.auth.allow_override {
+            BodyParam::Keep
+        } else {
+            BodyParam::Replace(found, literal)
+        }
+    }
+
+    fn insert(&self) -> Option<(&'a str, &'a str)> {
+        match self {
+            BodyParam::Insert(name, literal) => Some((name, literal)),
+            _ => None,
+        }
     }
 }
 
 /// The provider's path, its `Host`, the client's end-to-end headers and the target's
 /// credentials: the configured auth header replaces the client's unless `allow_override` is set
-/// and the client sent one.
-fn upstream_head(call: &Call<'_>, content_length: usize) -> Vec<u8> {
+/// and the client sent one; likewise the `param_location: query` parameter.
+fn upstream_head(call: &Call<'_>, content_length: usize, out: &mut Vec<u8>) {
     let (client, target) = (call.head, call.target);
+    let overridden = query_override(call);
+    let path = overridden
+        .as_deref()
+        .unwrap_or(&target.upstream.path_and_query);
     let auth_name = target.auth.header.as_ref().map(|(n, _)| n.as_bytes());
     let client_has_auth = auth_name.is_some_and(|n| {
         client
@@ -64,42 +114,90 @@ fn upstream_head(call: &Call<'_>, content_length: usize) -> Vec<u8> {
             .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
     });
     let keep_client_auth = client_has_auth && target.auth.allow_override;
-    let mut out = start_head(
-        client,
-        &target.upstream.path_and_query,
-        &target.upstream.host_header,
-        |name| !keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)),
-    );
+    start_head(out, client, path, &target.upstream.host_header, |name| {
+        !keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name))
+    });
     if let Some((name, value)) = &target.auth.header {
         if !keep_client_auth {
-            push(&mut out, name.as_bytes(), value.as_bytes());
+            push(out, name.as_bytes(), value.as_bytes());
         }
     }
-    finish_head(&mut out, content_length);
-    out
+    finish_head(out, content_length);
+}
+
+/// With `allow_override` and a client that sent the query credential itself, the upstream URL
+/// carries the client's value (as sent, already URL-encoded) instead of the configured one.
+fn query_override(call: &Call<'_>) -> Option<String> {
+    let target = call.target;
+    let name = target.auth.query_param_name.as_deref()?;
+    if !target.auth.allow_override {
+        return None;
+    }
+    let pair = |q: &str| -> Option<(usize, usize)> {
+        let mut at = 0;
+        for part in q.split('&') {
+            if part.split('=').next() == Some(name) {
+                return Some((at, at + part.len()));
+            }
+            at += part.len() + 1;
+        }
+        None
+    };
+    let (_, client_query) = call.head.target().split_once('?')?;
+    let (cs, ce) = pair(client_query)?;
+    let url = &target.upstream.path_and_query;
+    let q_start = url.rfind('?')? + 1;
+    let (us, ue) = pair(&url[q_start..])?;
+    Some(format!(
+        "{}{}{}",
+        &url[..q_start + us],
+        &client_query[cs..ce],
+        &url[q_start + ue..]
+    ))
 }
 
 /// Members inserted at the start of the body: option defaults the client did not set and the
-/// body auth parameter (`name`, JSON-quoted value).
-fn body_inserts<'a>(
-    target: &'a TargetConfig,
-    facts: &BodyFacts,
-    quoted_param: Option<(&'a str, &'a str)>,
-) -> Vec<(&'a str, &'a str)> {
-    let mut inserts: Vec<(&str, &str)> = Vec::new();
-    for (key, literal) in &target.defaults {
-        let present = match *key {
-            "max_tokens" => facts.has_max_tokens,
-            "temperature" => facts.has_temperature,
-            "top_p" => facts.has_top_p,
-            _ => true,
+/// body auth parameter (`name`, JSON literal). At most four, kept on the stack.
+struct Inserts<'a> {
+    members: [(&'a str, &'a str); 4],
+    len: usize,
+}
+
+impl<'a> Inserts<'a> {
+    fn of(
+        target: &'a TargetConfig,
+        facts: &BodyFacts,
+        param: Option<(&'a str, &'a str)>,
+    ) -> Inserts<'a> {
+        let mut inserts = Inserts {
+            members: [("", ""); 4],
+            len: 0,
         };
-        if !present {
-            inserts.push((key, literal.as_str()));
+        for (key, literal) in &target.defaults {
+            let present = match *key {
+                "max_tokens" => facts.has_max_tokens,
+                "temperature" => facts.has_temperature,
+                "top_p" => facts.has_top_p,
+                _ => true,
+            };
+            if !present {
+                inserts.push(key, literal);
+            }
+        }
+        if let Some((name, literal)) = param {
+            inserts.push(name, literal);
+        }
+        inserts
+    }
+
+    fn push(&mut self, key: &'a str, literal: &'a str) {
+        if let Some(slot) = self.members.get_mut(self.len) {
+            *slot = (key, literal);
+            self.len += 1;
         }
     }
-    if let Some(param) = quoted_param {
-        inserts.push(param);
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.members[..self.len]
     }
-    inserts
 }

@@ -7,7 +7,7 @@
 use super::error::ErrorResponse;
 use super::request::ProxyRequest;
 use crate::config::FailoverCriterion;
-use crate::ctx::WorkerCtx;
+use crate::ctx::{IoScratch, WorkerCtx};
 use crate::http1::{ClientConn, ResponseHead};
 use crate::provider::{self, Provider, ResponsePlan};
 use crate::stats::micros;
@@ -31,10 +31,10 @@ pub(super) enum Attempt {
     ClientGone,
 }
 
-/// A response head ready to relay, with the connection its body will come from.
+/// A response head (in the scratch's `response_head`) ready to relay, with the connection its
+/// body will come from.
 pub(super) struct Answer {
     pub conn: UpstreamConn,
-    pub head: ResponseHead,
     pub driver: &'static dyn Provider,
     pub plan: ResponsePlan,
     /// The status is listed in `failover_criteria` (already counted as a failure) but no
@@ -42,13 +42,17 @@ pub(super) struct Answer {
     pub listed: bool,
 }
 
+/// Tries target `t`: the driver builds the request in the scratch's storage, the response
+/// head lands in the scratch's `response_head`.
 pub(super) async fn run(
     req: &mut ProxyRequest<'_>,
     t: usize,
+    io: &mut IoScratch,
     client: &mut ClientConn,
 ) -> Result<Attempt, ErrorResponse> {
     let driver = provider::driver(req.target(t).provider);
-    let outbound = match driver.request(&req.call(t)) {
+    let storage = io.upstream.take().unwrap_or_default();
+    let outbound = match driver.request(&req.call(t), storage) {
         Ok(o) => o,
         Err(refusal) => {
             req.plugin.balancer().abandoned(t);
@@ -57,11 +61,16 @@ pub(super) async fn run(
     };
     req.timings.sent = Instant::now();
     let peer = &req.plugin.peers[t];
-    let exchanged = exchange(req.ctx, peer, req.plugin.options, outbound.request, client).await;
+    let options = req.plugin.options;
+    let head = &mut io.response_head;
+    let (exchanged, request) =
+        exchange(req.ctx, peer, options, outbound.request, head, client).await;
+    // The request's storage serves the next attempt or request.
+    io.upstream = Some(request);
     let criteria = &req.config().balancer.failover_criteria;
     let non_idempotent = criteria.contains(&FailoverCriterion::NonIdempotent);
-    let (conn, head) = match exchanged {
-        Ok(answer) => answer,
+    let conn = match exchanged {
+        Ok(conn) => conn,
         Err(e) if e.kind == FailKind::ClientGone => {
             req.plugin.balancer().abandoned(t);
             return Ok(Attempt::ClientGone);
@@ -75,7 +84,7 @@ pub(super) async fn run(
             });
         }
     };
-    let listed = criteria.contains(&FailoverCriterion::Http(head.status));
+    let listed = criteria.contains(&FailoverCriterion::Http(io.response_head.status));
     if listed {
         req.plugin.balancer().failed(t);
         if non_idempotent && req.attempts_left() {
@@ -96,7 +105,6 @@ pub(super) async fn run(
     }
     Ok(Attempt::Answered(Answer {
         conn,
-        head,
         driver,
         plan: outbound.plan,
         listed,
@@ -128,36 +136,49 @@ pub(super) fn upstream_error(e: &AttemptError) -> ErrorResponse {
     }
 }
 
-/// Sends `request` to `peer` and reads the response head. A pooled connection that fails
-/// before any response byte is most likely one the provider closed while idle, so the request
-/// is sent once more on a new connection (as nginx and pingora do about that race).
+/// Sends `request` to `peer` and reads the response head into `head`. A pooled connection
+/// that fails before any response byte is most likely one the provider closed while idle, so
+/// the request is sent once more on a new connection (as nginx and pingora do about that
+/// race). The request's storage comes back in every case.
 async fn exchange(
     ctx: &WorkerCtx,
     peer: &HttpPeer,
     options: PeerOptions,
     request: RequestBuf,
+    head: &mut ResponseHead,
     client: &mut ClientConn,
-) -> Result<(UpstreamConn, ResponseHead), AttemptError> {
+) -> (Result<UpstreamConn, AttemptError>, RequestBuf) {
     let mut request = request;
     let pooled = ctx.pool.borrow_mut().take(&peer.key);
     if let Some(mut conn) = pooled {
         let (sent, back) = conn.send(request, options.write_timeout).await;
         request = back;
         let result = match sent {
-            Ok(()) => read_head(&mut conn, options, client).await,
+            Ok(()) => read_head(&mut conn, options, head, client).await,
             Err(e) => Err(e),
         };
         match result {
-            Ok(head) => return Ok((conn, head)),
-            Err(e) if e.kind == FailKind::Closed && conn.buf.is_empty() => {}
-            Err(e) => return Err(e),
+            Ok(()) => return (Ok(conn), request),
+            Err(e) if e.kind == FailKind::Closed && conn.buf.is_empty() => request.rewind(),
+            Err(e) => return (Err(e), request),
         }
     }
-    let mut conn = connect(peer, &ctx.tls, options.connect_timeout).await?;
-    let (sent, _) = conn.send(request, options.write_timeout).await;
-    sent?;
-    let head = read_head(&mut conn, options, client).await?;
-    Ok((conn, head))
+    // Boxed: the TCP + TLS handshake future is the largest piece of the connection's task
+    // (about 2.8 KiB), and a new connection is rare once the pool is warm; inline, every
+    // connection's task would carry that space for its whole life, streams included.
+    let connecting = Box::pin(connect(peer, &ctx.tls, options.connect_timeout));
+    let mut conn = match connecting.await {
+        Ok(conn) => conn,
+        Err(e) => return (Err(e), request),
+    };
+    let (sent, request) = conn.send(request, options.write_timeout).await;
+    if let Err(e) = sent {
+        return (Err(e), request);
+    }
+    match read_head(&mut conn, options, head, client).await {
+        Ok(()) => (Ok(conn), request),
+        Err(e) => (Err(e), request),
+    }
 }
 
 /// The response head, unless the client hangs up first: then the wait is abandoned, and
@@ -165,10 +186,11 @@ async fn exchange(
 async fn read_head(
     conn: &mut UpstreamConn,
     options: PeerOptions,
+    head: &mut ResponseHead,
     client: &mut ClientConn,
-) -> Result<ResponseHead, AttemptError> {
+) -> Result<(), AttemptError> {
     match client
-        .unless_closed(conn.read_head(options.read_timeout))
+        .unless_closed(conn.read_head_into(options.read_timeout, head))
         .await
     {
         Some(result) => result,

@@ -2,44 +2,44 @@
 //! "Choosing the target").
 
 use super::error::ErrorResponse;
-use crate::config::{AiProxyConfig, TargetConfig};
+use crate::config::{AiProxyConfig, CandidateMatch};
 
-/// Target indices that may serve `model`, or the 400 the client gets.
+/// Kong's answer when neither the request nor the matching targets name a model.
+pub(super) const NO_MODEL: &str =
+    "model parameter not found in request, nor in gateway configuration";
+
+/// Target indices that may serve `model` (a slice of the config: nothing is built per
+/// request), or the 400 the client gets.
 ///
-/// An alias match wins over a real-name match; a body without `model` may go to any target.
-pub(super) fn candidates(
-    plugin: &AiProxyConfig,
+/// An alias match wins over a real-name match; a model that matches neither goes to the
+/// targets that name no model at all (they forward the client's, as Kong's `ai-proxy` does).
+/// A body without `model` may go to any target that names one; with none, Kong's 400.
+pub(super) fn candidates<'a>(
+    plugin: &'a AiProxyConfig,
     model: Option<&str>,
-) -> Result<Vec<usize>, ErrorResponse> {
-    let Some(model) = model else {
-        return Ok((0..plugin.targets.len()).collect());
-    };
-    let matching = |field: fn(&TargetConfig) -> Option<&str>| -> Vec<usize> {
-        (0..plugin.targets.len())
-            .filter(|&i| field(&plugin.targets[i]) == Some(model))
-            .collect()
-    };
-    let by_alias = matching(|t| t.model_alias.as_deref());
-    if !by_alias.is_empty() {
-        return Ok(by_alias);
-    }
-    let by_name = matching(|t| t.model_name.as_deref());
-    if !by_name.is_empty() {
-        return Ok(by_name);
-    }
-    if plugin.targets.iter().any(|t| t.model_alias.is_some()) {
-        return Err(ErrorResponse::new(400, "model not configured"));
-    }
-    let mut names: Vec<&str> = Vec::new();
-    for t in &plugin.targets {
-        if let Some(n) = t.model_name.as_deref() {
-            if !names.contains(&n) {
-                names.push(n);
+) -> Result<&'a [usize], ErrorResponse> {
+    match plugin.candidates.lookup(model) {
+        CandidateMatch::Any(c)
+        | CandidateMatch::Alias(c)
+        | CandidateMatch::Name(c)
+        | CandidateMatch::Open(c) => Ok(c),
+        CandidateMatch::NoModel => Err(ErrorResponse::new(400, NO_MODEL)),
+        CandidateMatch::None if plugin.candidates.has_aliases() => {
+            Err(ErrorResponse::new(400, "model not configured"))
+        }
+        CandidateMatch::None => {
+            let mut names: Vec<&str> = Vec::new();
+            for t in &plugin.targets {
+                if let Some(n) = t.model_name.as_deref() {
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                }
             }
+            Err(ErrorResponse::new(
+                400,
+                format!("cannot use own model - must be: {}", names.join(", ")),
+            ))
         }
     }
-    Err(ErrorResponse::new(
-        400,
-        format!("cannot use own model - must be: {}", names.join(", ")),
-    ))
 }

@@ -9,9 +9,8 @@ use super::error::ErrorResponse;
 use super::request::ProxyRequest;
 use super::Next;
 use crate::config::RouteMatch;
-use crate::ctx::WorkerCtx;
-use crate::http1::{BodyError, ClientConn, Framing, HeadReadError, RequestHead};
-use monoio::net::TcpStream;
+use crate::ctx::{RequestScratch, WorkerCtx};
+use crate::http1::{BodyError, ClientConn, Framing, HeadReadError};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -36,9 +35,9 @@ impl Drop for Open<'_> {
     }
 }
 
-/// Serves one accepted connection until the client or llmux closes it.
-pub(crate) async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream) {
-    let mut client = ClientConn::new(stream);
+/// Serves one accepted connection (plain, or TLS after its handshake) until the client or
+/// llmux closes it.
+pub(crate) async fn serve(ctx: Rc<WorkerCtx>, mut client: ClientConn) {
     if ctx.open_connections.get() >= ctx.settings.max_connections {
         // Refuse politely rather than run out of memory or descriptors.
         let resp = ErrorResponse::new(503, "too many open connections, retry later").closing();
@@ -48,21 +47,29 @@ pub(crate) async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream) {
     let _open = Open::new(&ctx);
     let s = &ctx.settings;
     loop {
-        let head = match client
-            .read_head(&s.limits, s.keepalive_timeout, s.header_timeout)
+        if !client.wait_for_request(s.keepalive_timeout).await {
+            return;
+        }
+        // Buffers are taken only once a request is arriving: idle connections hold none.
+        let mut scratch = ctx.scratch.take();
+        let next = match client
+            .read_head_into(&mut scratch.head, &s.limits, s.header_timeout)
             .await
         {
-            Ok(Some(head)) => head,
-            Ok(None) => return,
+            Ok(true) => {
+                let received = Instant::now();
+                ctx.in_flight.set(ctx.in_flight.get() + 1);
+                let next = serve_one(&ctx, &mut client, &mut scratch, received).await;
+                ctx.in_flight.set(ctx.in_flight.get() - 1);
+                next
+            }
+            Ok(false) => Next::Close,
             Err(e) => {
                 let _ = client.write_all(head_error(e).to_bytes()).await;
-                return;
+                Next::Close
             }
         };
-        let received = Instant::now();
-        ctx.in_flight.set(ctx.in_flight.get() + 1);
-        let next = serve_one(&ctx, &mut client, head, received).await;
-        ctx.in_flight.set(ctx.in_flight.get() - 1);
+        ctx.scratch.give(scratch);
         if next == Next::Close || ctx.shutting_down.get() {
             return;
         }
@@ -74,6 +81,7 @@ fn head_error(e: HeadReadError) -> ErrorResponse {
         HeadReadError::TooLarge(m) => ErrorResponse::new(431, m),
         HeadReadError::Malformed(m) => ErrorResponse::new(400, m),
         HeadReadError::Timeout => ErrorResponse::new(408, "timed out reading the request head"),
+        HeadReadError::Refused(status, m) => ErrorResponse::new(status, m),
     }
     .closing()
 }
@@ -82,9 +90,15 @@ fn head_error(e: HeadReadError) -> ErrorResponse {
 async fn serve_one(
     ctx: &WorkerCtx,
     client: &mut ClientConn,
-    head: RequestHead,
+    scratch: &mut RequestScratch,
     received: Instant,
 ) -> Next {
+    let RequestScratch {
+        head,
+        body,
+        facts,
+        io,
+    } = scratch;
     // The generation this request started with; a reload swaps the worker's, not this one.
     let generation = ctx.generation.borrow().clone();
     let (plugin, limit, miss) = match generation.config.match_route(head.method(), head.path()) {
@@ -120,11 +134,12 @@ async fn serve_one(
     {
         return Next::Close;
     }
-    let body = match client
-        .read_body(head.framing, limit, ctx.settings.body_timeout)
+    let body_buf = RequestScratch::writable_body(body);
+    match client
+        .read_body(head.framing, limit, ctx.settings.body_timeout, body_buf)
         .await
     {
-        Ok(body) => body,
+        Ok(()) => {}
         Err(BodyError::TooLarge) => {
             return reply(client, ErrorResponse::too_large(limit).closing(), false).await
         }
@@ -138,20 +153,24 @@ async fn serve_one(
         Err(BodyError::Closed) => return Next::Close,
     };
     if let Some(resp) = miss {
-        return reply(client, resp, head.keep_alive).await;
+        return reply(client, resp, head.keep_alive && head.version == 1).await;
     }
+    // The request is read: until its answer comes, the connection needs no read buffer.
+    client.release_buffer();
     let Some(plugin) = plugin else {
         // A matched plugin always has a runtime in its own generation; never reached.
         let resp = ErrorResponse::new(500, "internal error: the matched plugin is not loaded");
         return reply(client, resp, false).await;
     };
-    let outcome = match ProxyRequest::new(ctx, plugin, &head, body, received) {
-        Ok(mut req) => super::proxy(&mut req, client).await,
+    let outcome = match ProxyRequest::new(ctx, plugin, head, body, facts, received) {
+        Ok(mut req) => super::proxy(&mut req, io, client).await,
         Err(resp) => Err(resp),
     };
     match outcome {
         Ok(next) => next,
-        Err(resp) => reply(client, resp, head.keep_alive).await,
+        // An HTTP/1.0 client keeps its connection only when a response says so; llmux's own
+        // errors do not, so they close it.
+        Err(resp) => reply(client, resp, head.keep_alive && head.version == 1).await,
     }
 }
 

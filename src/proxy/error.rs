@@ -1,5 +1,6 @@
-//! Responses llmux itself produces: OpenAI-shaped JSON errors with Kong's messages (the error
-//! table in `docs/behaviour.md`), all built in this one place.
+//! Responses llmux itself produces: Kong's JSON error shape, `{"error":{"message":"..."}}`
+//! (which OpenAI clients read too), with Kong's messages (the error table in
+//! `docs/behaviour.md`), all built in this one place.
 //!
 //! Written by hand rather than with serde: these are on the request path, and the shape is
 //! one fixed object with one escaped string.
@@ -57,23 +58,12 @@ impl ErrorResponse {
         Self::new(503, "no healthy upstream")
     }
 
-    /// OpenAI's `error.type` for this status.
-    fn kind(&self) -> &'static str {
-        match self.status {
-            400 | 404 | 405 | 411 | 413 | 414 | 415 | 431 => "invalid_request_error",
-            502..=504 => "upstream_error",
-            _ => "server_error",
-        }
-    }
-
     /// The whole HTTP/1.1 response.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(self.message.len() + 64);
         body.extend_from_slice(b"{\"error\":{\"message\":");
         push_quoted(&self.message, &mut body);
-        body.extend_from_slice(b",\"type\":\"");
-        body.extend_from_slice(self.kind().as_bytes());
-        body.extend_from_slice(b"\"}}");
+        body.extend_from_slice(b"}}");
         let mut out = Vec::with_capacity(body.len() + 160);
         out.extend_from_slice(
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
@@ -105,10 +95,7 @@ mod tests {
         assert!(s.starts_with("HTTP/1.1 400 Bad Request\r\n"));
         assert!(s.contains("Connection: close\r\n"));
         let body = s.split("\r\n\r\n").nth(1).unwrap();
-        assert_eq!(
-            body,
-            r#"{"error":{"message":"bad \"model\"\n","type":"invalid_request_error"}}"#
-        );
+        assert_eq!(body, r#"{"error":{"message":"bad \"model\"\n"}}"#);
         assert!(s.contains(&format!("Content-Length: {}\r\n", body.len())));
     }
 }

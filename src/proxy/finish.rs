@@ -6,25 +6,34 @@ use super::relay::Relayed;
 use super::request::ProxyRequest;
 use super::Next;
 use crate::config::TargetConfig;
+use crate::http1::ClientConn;
 use crate::provider::ResponseFilter;
-use crate::sinks::access_log::{Entry, Tried};
+use crate::sinks::access_log::{Counts, Entry, PendingLine, Tried};
 use crate::stats::{micros, LatencySample, Tally};
 use crate::usage::{CountJob, Usage};
+use crossbeam::channel::Sender;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Books how relaying target `t`'s answer ended. `listed`: the answer's status was in
 /// `failover_criteria` and already counted as a failure, so it is not counted again.
-pub(super) fn finish(req: &ProxyRequest<'_>, t: usize, listed: bool, relayed: Relayed) -> Next {
+pub(super) fn finish(
+    req: &ProxyRequest<'_>,
+    t: usize,
+    listed: bool,
+    relayed: Relayed,
+    filter: &ResponseFilter,
+    client: &ClientSide<'_>,
+) -> Next {
     let target = req.target(t);
     match relayed {
-        Relayed::Done {
-            next,
-            status,
-            filter,
-        } => {
+        Relayed::Done { next, status } => {
             let e2e = req.timings.sent.elapsed();
             let usage = filter.usage(&mut req.ctx.usage_parser.borrow_mut());
             let tally = tally(target, usage);
+            let line = target
+                .log_statistics
+                .then(|| statistics_line(req, t, status, filter, e2e, client));
+            let mut line = line.flatten();
             if !listed {
                 let mut balancer = req.plugin.balancer();
                 balancer.succeeded(t, tally, Some(latency_sample(&tally, e2e)));
@@ -34,11 +43,11 @@ pub(super) fn finish(req: &ProxyRequest<'_>, t: usize, listed: bool, relayed: Re
                 }
                 drop(balancer);
                 if usage.is_none() && (200..300).contains(&status) {
-                    count_later(req, target, &filter);
+                    line = count_later(req, target, filter, line);
                 }
             }
-            if target.log_statistics {
-                log_statistics(req, t, status, &tally, &filter, e2e);
+            if let (Some(line), Some(log)) = (line, &req.ctx.access_log) {
+                log.write(&line.complete(&counts(&tally)));
             }
             next
         }
@@ -83,22 +92,34 @@ fn latency_sample(tally: &Tally, e2e: Duration) -> LatencySample {
     LatencySample { e2e_ms, tpot_ms }
 }
 
-/// The provider reported no usage: have the tokenizer thread count it, without waiting.
-fn count_later(req: &ProxyRequest<'_>, target: &TargetConfig, filter: &ResponseFilter) {
+/// The provider reported no usage: have the tokenizer thread count it, without waiting. A
+/// statistics line goes with the job and is completed and written on the tokenizer thread
+/// with the count; it comes back when there is no job to carry it (its counts are then 0).
+fn count_later(
+    req: &ProxyRequest<'_>,
+    target: &TargetConfig,
+    filter: &ResponseFilter,
+    line: Option<PendingLine>,
+) -> Option<PendingLine> {
     let Some(tokenizer) = &req.ctx.tokenizer else {
-        return;
+        return line;
     };
     let mut parser = req.ctx.usage_parser.borrow_mut();
     let Some(completion_text) = filter.completion_text(&mut parser) else {
-        return;
+        return line;
     };
-    let prompt = parser.prompt(&req.body);
+    let prompt = parser.prompt(req.body);
+    let costs = (
+        target.input_cost.unwrap_or(0.0),
+        target.output_cost.unwrap_or(0.0),
+    );
+    let then = match (line, &req.ctx.access_log) {
+        (Some(line), Some(log)) => Some(deferred_write(line, log.sender(), costs)),
+        _ => None,
+    };
     let job = CountJob {
         key: target.key.clone(),
-        costs: (
-            target.input_cost.unwrap_or(0.0),
-            target.output_cost.unwrap_or(0.0),
-        ),
+        costs,
         model: target
             .model_name
             .as_deref()
@@ -108,26 +129,66 @@ fn count_later(req: &ProxyRequest<'_>, target: &TargetConfig, filter: &ResponseF
         prompt_text: prompt.text,
         prompt_overhead: prompt.overhead,
         completion_text,
+        then,
     };
-    // A full queue drops the job: counting must never slow a worker down.
-    let _ = tokenizer.submit(job);
+    // A full queue hands the job back: counting must never slow a worker down, so the line
+    // is written at once without counts.
+    match tokenizer.submit(job) {
+        Ok(()) => None,
+        Err(job) => {
+            if let Some(then) = job.then {
+                then(None);
+            }
+            None
+        }
+    }
 }
 
-/// Writes the request's statistics line to this worker's log buffer (never blocks).
-fn log_statistics(
+/// Completes `line` with the tokenizer's count and hands it to the log writer (never blocks:
+/// a full writer queue drops the line, as a worker's full buffer would be).
+fn deferred_write(
+    line: PendingLine,
+    log: Sender<Vec<u8>>,
+    (input_cost, output_cost): (f64, f64),
+) -> Box<dyn FnOnce(Option<Usage>) + Send> {
+    Box::new(move |usage| {
+        let tally = usage.map_or_else(Tally::default, |u| {
+            Tally::from_usage(&u, input_cost, output_cost)
+        });
+        let _ = log.try_send(line.complete(&counts(&tally)));
+    })
+}
+
+fn counts(tally: &Tally) -> Counts {
+    Counts {
+        prompt_tokens: tally.prompt_tokens,
+        completion_tokens: tally.completion_tokens,
+        total_tokens: tally.total_tokens,
+        cost: tally.cost,
+    }
+}
+
+/// The client's side of a relayed request, for the statistics log.
+pub(super) struct ClientSide<'a> {
+    pub conn: &'a ClientConn,
+    /// The connection's byte count before this response.
+    pub written_before: u64,
+}
+
+/// The request's statistics line, rendered up to its counts (`None` without a log).
+fn statistics_line(
     req: &ProxyRequest<'_>,
     t: usize,
     status: u16,
-    tally: &Tally,
     filter: &ResponseFilter,
     e2e: Duration,
-) {
-    let Some(log) = &req.ctx.access_log else {
-        return;
-    };
+    client: &ClientSide<'_>,
+) -> Option<PendingLine> {
+    req.ctx.access_log.as_ref()?;
     let target = req.target(t);
     let tried = req
         .tried
+        .as_slice()
         .iter()
         .filter_map(|&i| req.config().targets.get(i))
         .map(|t| Tried {
@@ -140,29 +201,35 @@ fn log_statistics(
         })
         .collect();
     let response = target.log_payloads.then(|| filter.logged_payload());
-    let client_model = req.client_model();
+    // Kong's request_model is the model sent upstream; its response_model the one the
+    // response names, else the request's.
+    let request_model = target
+        .model_name
+        .as_deref()
+        .or(req.client_model())
+        .unwrap_or("UNSPECIFIED");
+    let response_model = filter.response_model(&mut req.ctx.usage_parser.borrow_mut());
+    let client_ip = client.conn.peer_ip();
     let entry = Entry {
         time_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis()),
+        client_ip: &client_ip,
         method: req.head.method(),
         path: req.head.path(),
         request_size: req.body.len(),
         status,
+        response_size: client.conn.bytes_written() - client.written_before,
         plugin_id: &req.config().id,
         provider: target.provider.as_str(),
-        request_model: client_model.unwrap_or(""),
-        response_model: target.model_name.as_deref().or(client_model).unwrap_or(""),
+        request_model,
+        response_model: response_model.as_deref().unwrap_or(request_model),
         streaming: req.streaming(),
-        prompt_tokens: tally.prompt_tokens,
-        completion_tokens: tally.completion_tokens,
-        total_tokens: tally.total_tokens,
-        cost: tally.cost,
-        llm_latency_ms: e2e.as_secs_f64() * 1000.0,
+        llm_latency: e2e,
         time_to_first_token_ms: req.timings.time_to_first_token().as_secs_f64() * 1000.0,
         proxy_overhead_ms: req.timings.overhead().as_secs_f64() * 1000.0,
         tried,
-        payloads: response.as_ref().map(|r| (req.body.as_slice(), r.as_ref())),
+        payloads: response.map(|r| (req.body.as_slice(), r)),
     };
-    log.write(&entry);
+    Some(entry.render())
 }

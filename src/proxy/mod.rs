@@ -23,6 +23,7 @@ mod request;
 pub(crate) use connection::serve;
 pub(crate) use error::ErrorResponse;
 
+use crate::ctx::IoScratch;
 use crate::http1::ClientConn;
 use attempt::Attempt;
 use request::ProxyRequest;
@@ -35,15 +36,25 @@ pub(crate) enum Next {
 }
 
 /// Proxies one request whose body has been read: targets in balancer order until one answers
-/// (within `retries` and `failover_criteria`), then that answer to the client.
-async fn proxy(req: &mut ProxyRequest<'_>, client: &mut ClientConn) -> Result<Next, ErrorResponse> {
+/// (within `retries` and `failover_criteria`), then that answer to the client. `io` is the
+/// request's reusable buffers.
+async fn proxy(
+    req: &mut ProxyRequest<'_>,
+    io: &mut IoScratch,
+    client: &mut ClientConn,
+) -> Result<Next, ErrorResponse> {
     let mut last_error = None;
     while let Some(t) = req.next_target() {
-        match attempt::run(req, t, client).await? {
+        match attempt::run(req, t, io, client).await? {
             Attempt::Answered(answer) => {
                 let listed = answer.listed;
-                let relayed = relay::respond(req, t, answer, client).await;
-                return Ok(finish::finish(req, t, listed, relayed));
+                let written = client.bytes_written();
+                let relayed = relay::respond(req, t, answer, io, client).await;
+                let side = finish::ClientSide {
+                    conn: client,
+                    written_before: written,
+                };
+                return Ok(finish::finish(req, t, listed, relayed, &io.filter, &side));
             }
             Attempt::Retry(error) => last_error = error,
             Attempt::GiveUp(error) => {

@@ -4,26 +4,25 @@
 //! Every read from the provider is written to the client before the next read, so each SSE
 //! event (one or a few chunks) reaches the client as soon as llmux has it; nothing is batched
 //! to the end. Chunked bodies are decoded and re-chunked, which keeps the client's framing
-//! right whatever the provider used (chunked, length or close-delimited).
+//! right whatever the provider used (chunked, length or close-delimited). The buffers are the
+//! worker's per-request scratch, reused from request to request.
 
 use super::attempt::Answer;
 use super::request::ProxyRequest;
 use super::Next;
+use crate::ctx::IoScratch;
 use crate::http1::chunked::{encode_chunk, LAST_CHUNK};
 use crate::http1::headers::{is_hop_by_hop, push};
-use crate::http1::{ChunkedDecoder, ClientConn, Framing, ResponseHead};
+use crate::http1::{spare, ChunkedDecoder, ClientConn, Decimal, Framing, ResponseHead};
 use crate::provider::ResponseFilter;
 use crate::upstream::UpstreamConn;
 use std::time::Duration;
 
-/// How relaying the chosen response ended, for the connection loop and the bookkeeping.
+/// How relaying the chosen response ended, for the connection loop and the bookkeeping. The
+/// scratch's filter holds what was learnt on the way.
 pub(super) enum Relayed {
-    /// The whole response reached the client; `filter` holds what was learnt on the way.
-    Done {
-        next: Next,
-        status: u16,
-        filter: ResponseFilter,
-    },
+    /// The whole response reached the client.
+    Done { next: Next, status: u16 },
     /// The client went away; nothing more can be sent.
     ClientGone,
     /// The provider failed mid-body; the client saw a truncated response.
@@ -35,16 +34,23 @@ pub(super) async fn respond(
     req: &ProxyRequest<'_>,
     t: usize,
     answer: Answer,
+    io: &mut IoScratch,
     client: &mut ClientConn,
 ) -> Relayed {
     let Answer {
         mut conn,
-        head: up_head,
         driver,
         plan,
         ..
     } = answer;
-    let mut filter = driver.response_filter(&up_head, &plan);
+    let IoScratch {
+        response_head: up_head,
+        filter,
+        out,
+        data,
+        ..
+    } = io;
+    driver.response_filter(up_head, &plan, filter);
     let framing = client_framing(
         up_head.framing,
         req.head.version == 1,
@@ -52,32 +58,26 @@ pub(super) async fn respond(
     );
     let keep_alive = req.head.keep_alive && framing != ClientFraming::UntilClose;
     let target = req.target(t);
-    let model_label = (up_head.status == 200 && req.config().model_name_header).then(|| {
-        let name = target
-            .model_name
-            .as_deref()
-            .or(req.client_model())
-            .unwrap_or("");
-        format!("{}/{}", target.provider.as_str(), name)
+    let model = (up_head.status == 200 && req.config().model_name_header).then(|| {
+        let name = target.model_name.as_deref().or(req.client_model());
+        (target.provider.as_str(), name.unwrap_or(""))
     });
     let added = AddedHeaders {
-        model: model_label.as_deref(),
+        model,
         upstream_latency_ms: req.timings.upstream().as_millis(),
         proxy_latency_ms: req.timings.overhead().as_millis(),
     };
-    let out = client_head(&up_head, framing, keep_alive, &added);
+    ensure_spare(out);
+    client_head(out, up_head, framing, keep_alive, req.head.version, &added);
     let read_timeout = req.plugin.options.read_timeout;
-    match relay(
-        &mut conn,
-        &up_head,
-        client,
-        out,
+    let pump = Pump {
+        up: &mut conn,
+        up_head,
         framing,
+        filter,
         read_timeout,
-        &mut filter,
-    )
-    .await
-    {
+    };
+    match pump.run(client, out, data).await {
         RelayEnd::Complete { reusable } => {
             if reusable {
                 req.ctx.pool.borrow_mut().put(conn);
@@ -89,10 +89,9 @@ pub(super) async fn respond(
                     Next::Close
                 },
                 status: up_head.status,
-                filter,
             }
         }
-        RelayEnd::UpstreamFailed(_) => Relayed::UpstreamFailed,
+        RelayEnd::UpstreamFailed => Relayed::UpstreamFailed,
         RelayEnd::ClientGone => Relayed::ClientGone,
     }
 }
@@ -122,21 +121,27 @@ fn client_framing(upstream: Framing, client_http11: bool, rewrites_body: bool) -
 
 /// Extra response headers llmux adds (Kong's names, so dashboards keep working).
 struct AddedHeaders<'a> {
-    model: Option<&'a str>,
+    /// `(provider, model)` for `X-Kong-LLM-Model: provider/model`.
+    model: Option<(&'a str, &'a str)>,
     upstream_latency_ms: u128,
     proxy_latency_ms: u128,
 }
 
-/// The client's response head: the provider's status and end-to-end headers minus
-/// `Set-Cookie`, then llmux's own headers and framing.
+/// Writes the client's response head into `out` (emptied first): the provider's status and
+/// end-to-end headers minus `Set-Cookie`, then llmux's own headers and framing. Numbers are
+/// written without allocating.
 fn client_head(
+    out: &mut Vec<u8>,
     up: &ResponseHead,
     framing: ClientFraming,
     keep_alive: bool,
+    client_minor: u8,
     added: &AddedHeaders<'_>,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(up.raw.len() + 192);
-    out.extend_from_slice(format!("HTTP/1.1 {} ", up.status).as_bytes());
+) {
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(Decimal::of(u64::from(up.status)).as_bytes());
+    out.push(b' ');
     out.extend_from_slice(up.reason());
     out.extend_from_slice(b"\r\n");
     for h in &up.headers {
@@ -144,34 +149,41 @@ fn client_head(
         if is_hop_by_hop(name) || name.eq_ignore_ascii_case(b"set-cookie") {
             continue;
         }
-        push(&mut out, name, up.header_value(h));
+        push(out, name, up.header_value(h));
     }
     match framing {
-        ClientFraming::Length(n) => push(&mut out, b"Content-Length", n.to_string().as_bytes()),
-        ClientFraming::Chunked => push(&mut out, b"Transfer-Encoding", b"chunked"),
+        ClientFraming::Length(n) => push(out, b"Content-Length", Decimal::of(n).as_bytes()),
+        ClientFraming::Chunked => push(out, b"Transfer-Encoding", b"chunked"),
         ClientFraming::Empty if up.status != 204 && up.status != 304 => {
-            push(&mut out, b"Content-Length", b"0")
+            push(out, b"Content-Length", b"0")
         }
         _ => {}
     }
-    if let Some(model) = added.model {
-        push(&mut out, b"X-Kong-LLM-Model", model.as_bytes());
+    if let Some((provider, model)) = added.model {
+        out.extend_from_slice(b"X-Kong-LLM-Model: ");
+        out.extend_from_slice(provider.as_bytes());
+        out.push(b'/');
+        out.extend_from_slice(model.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
+    let ms = |v: u128| Decimal::of(u64::try_from(v).unwrap_or(u64::MAX));
     push(
-        &mut out,
+        out,
         b"X-Kong-Upstream-Latency",
-        added.upstream_latency_ms.to_string().as_bytes(),
+        ms(added.upstream_latency_ms).as_bytes(),
     );
     push(
-        &mut out,
+        out,
         b"X-Kong-Proxy-Latency",
-        added.proxy_latency_ms.to_string().as_bytes(),
+        ms(added.proxy_latency_ms).as_bytes(),
     );
     if !keep_alive {
-        push(&mut out, b"Connection", b"close");
+        push(out, b"Connection", b"close");
+    } else if client_minor == 0 {
+        // HTTP/1.0 persistence is opt-in on both sides (RFC 9112 section 9.3).
+        push(out, b"Connection", b"keep-alive");
     }
     out.extend_from_slice(b"\r\n");
-    out
 }
 
 /// How the body pump ended.
@@ -180,101 +192,135 @@ enum RelayEnd {
     /// Whole body delivered; the provider connection may be pooled if `reusable`.
     Complete { reusable: bool },
     /// The provider failed mid-body; the client saw a truncated response and must be closed.
-    UpstreamFailed(String),
+    UpstreamFailed,
     /// The client went away; nothing more can be sent.
     ClientGone,
 }
 
-/// Writes `head` and relays the body. `read_timeout` bounds each wait on the provider.
-async fn relay(
-    up: &mut UpstreamConn,
-    up_head: &ResponseHead,
-    client: &mut ClientConn,
-    head: Vec<u8>,
+/// Moves the provider's body to the client.
+struct Pump<'a> {
+    up: &'a mut UpstreamConn,
+    up_head: &'a ResponseHead,
     framing: ClientFraming,
+    filter: &'a mut ResponseFilter,
+    /// Bounds each wait on the provider.
     read_timeout: Duration,
-    filter: &mut ResponseFilter,
-) -> RelayEnd {
-    let mut out = head;
-    let mut data: Vec<u8> = Vec::new();
-    let mut decoder = ChunkedDecoder::new();
-    let mut remaining = match up_head.framing {
-        Framing::Length(n) => n,
-        _ => 0,
-    };
-    loop {
-        // Move whatever the provider has sent so far into `out`, framed for the client.
-        let mut finished = false;
-        data.clear();
-        match up_head.framing {
-            Framing::Empty => finished = true,
-            Framing::Length(_) => {
-                let n = (remaining.min(up.buf.len() as u64)) as usize;
-                filter.pass(&up.buf.data()[..n], &mut data);
-                up.buf.consume(n);
-                remaining -= n as u64;
-                finished = remaining == 0;
+}
+
+impl Pump<'_> {
+    /// Writes `out` (the client's head) and relays the body, reusing `out` and `data`.
+    async fn run(self, client: &mut ClientConn, out: &mut Vec<u8>, data: &mut Vec<u8>) -> RelayEnd {
+        let Pump {
+            up,
+            up_head,
+            framing,
+            filter,
+            read_timeout,
+        } = self;
+        // A stream between events holds no buffers: they go back to the thread's spares
+        // before each wait and are taken again after it.
+        let quiet = filter.is_stream();
+        let mut decoder = ChunkedDecoder::new();
+        let mut remaining = match up_head.framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
+        loop {
+            // Move whatever the provider has sent so far into `out`, framed for the client.
+            // A read yields at most a standard buffer, so these never grow mid-stream.
+            let mut finished = false;
+            ensure_spare(data);
+            ensure_spare(out);
+            data.clear();
+            match up_head.framing {
+                Framing::Empty => finished = true,
+                Framing::Length(_) => {
+                    let n = (remaining.min(up.buf.len() as u64)) as usize;
+                    filter.pass(&up.buf.data()[..n], data);
+                    up.buf.consume(n);
+                    remaining -= n as u64;
+                    finished = remaining == 0;
+                }
+                Framing::Chunked => {
+                    let progress = match decoder.decode(up.buf.data(), |d| filter.pass(d, data)) {
+                        Ok(p) => p,
+                        Err(_) => {
+                            let _ = write_out(client, out).await;
+                            return RelayEnd::UpstreamFailed;
+                        }
+                    };
+                    up.buf.consume(progress.consumed);
+                    finished = progress.done;
+                }
+                Framing::UntilClose => {
+                    let n = up.buf.len();
+                    filter.pass(&up.buf.data()[..n], data);
+                    up.buf.consume(n);
+                }
             }
-            Framing::Chunked => {
-                let progress = match decoder.decode(up.buf.data(), |d| filter.pass(d, &mut data)) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = client.write_all(out).await;
-                        return RelayEnd::UpstreamFailed(format!("bad chunked body: {e}"));
-                    }
+            if finished {
+                filter.finish(data);
+            }
+            frame(out, data, framing);
+            if finished && framing == ClientFraming::Chunked {
+                out.extend_from_slice(LAST_CHUNK);
+            }
+            if !write_out(client, out).await {
+                return RelayEnd::ClientGone;
+            }
+            if finished {
+                return RelayEnd::Complete {
+                    reusable: up_head.keep_alive && up.buf.is_empty(),
                 };
-                up.buf.consume(progress.consumed);
-                finished = progress.done;
             }
-            Framing::UntilClose => {
-                let n = up.buf.len();
-                filter.pass(&up.buf.data()[..n], &mut data);
-                up.buf.consume(n);
+            if quiet {
+                spare::give(std::mem::take(out));
+                spare::give(std::mem::take(data));
             }
-        }
-        if finished {
-            filter.finish(&mut data);
-        }
-        frame(&mut out, &data, framing);
-        if finished && framing == ClientFraming::Chunked {
-            out.extend_from_slice(LAST_CHUNK);
-        }
-        if !out.is_empty() {
-            match client.write_all(out).await {
-                Ok(buf) => out = buf,
-                Err(_) => return RelayEnd::ClientGone,
-            }
-            out.clear();
-        }
-        if finished {
-            return RelayEnd::Complete {
-                reusable: up_head.keep_alive && up.buf.is_empty(),
-            };
-        }
-        match monoio::time::timeout(read_timeout, up.buf.fill(&mut up.io)).await {
-            Ok(Ok(0)) if up_head.framing == Framing::UntilClose => {
-                let mut tail = Vec::new();
-                filter.finish(&mut tail);
-                let mut last = Vec::new();
-                frame(&mut last, &tail, framing);
-                if framing == ClientFraming::Chunked {
-                    last.extend_from_slice(LAST_CHUNK);
+            match up.fill(read_timeout, quiet).await {
+                Ok(0) if up_head.framing == Framing::UntilClose => {
+                    ensure_spare(data);
+                    ensure_spare(out);
+                    data.clear();
+                    filter.finish(data);
+                    frame(out, data, framing);
+                    if framing == ClientFraming::Chunked {
+                        out.extend_from_slice(LAST_CHUNK);
+                    }
+                    if !write_out(client, out).await {
+                        return RelayEnd::ClientGone;
+                    }
+                    return RelayEnd::Complete { reusable: false };
                 }
-                if !last.is_empty() && client.write_all(last).await.is_err() {
-                    return RelayEnd::ClientGone;
-                }
-                return RelayEnd::Complete { reusable: false };
-            }
-            Ok(Ok(0)) => return RelayEnd::UpstreamFailed("upstream closed mid-body".into()),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return RelayEnd::UpstreamFailed(format!("reading upstream body: {e}")),
-            Err(_) => {
-                return RelayEnd::UpstreamFailed(format!(
-                    "upstream sent nothing for {} ms",
-                    read_timeout.as_millis()
-                ))
+                Ok(0) | Err(_) => return RelayEnd::UpstreamFailed,
+                Ok(_) => {}
             }
         }
+    }
+}
+
+/// Writes and empties `out` (keeping its allocation); `false` when the client is gone.
+async fn write_out(client: &mut ClientConn, out: &mut Vec<u8>) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    match client.write_all(std::mem::take(out)).await {
+        Ok(mut buf) => {
+            buf.clear();
+            *out = buf;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Gives `buf` a standard spare's capacity if it has less (it went back to the spares while
+/// its stream waited, or it is new).
+fn ensure_spare(buf: &mut Vec<u8>) {
+    if buf.capacity() < spare::SIZE {
+        let mut fresh = spare::take();
+        fresh.extend_from_slice(buf);
+        *buf = fresh;
     }
 }
 

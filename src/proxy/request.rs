@@ -11,20 +11,66 @@ use crate::provider::Call;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// The request's own data; its buffers belong to the worker's per-request scratch.
 pub(super) struct ProxyRequest<'a> {
     pub ctx: &'a WorkerCtx,
     pub plugin: &'a PluginRuntime,
     pub head: &'a RequestHead,
     /// The client's body as received; shared with each attempt's vectored write.
-    pub body: Rc<Vec<u8>>,
-    pub facts: BodyFacts,
+    pub body: &'a Rc<Vec<u8>>,
+    pub facts: &'a BodyFacts,
     /// `response_streaming: always` turned streaming on although the client did not ask.
     pub force_stream: bool,
-    /// Target indices that may serve the request's `model`.
-    pub candidates: Vec<usize>,
+    /// Target indices that may serve the request's `model` (a slice of the config).
+    pub candidates: &'a [usize],
     /// Targets picked so far, in order (retries go elsewhere; the statistics log lists them).
-    pub tried: Vec<usize>,
+    pub tried: Tried,
     pub timings: Timings,
+}
+
+/// Targets tried, in order: inline for the first few (more attempts are rare), so the list
+/// costs no allocation per request.
+pub(super) struct Tried {
+    inline: [usize; Tried::INLINE],
+    len: usize,
+    /// Every entry, once there are more than fit inline.
+    spill: Vec<usize>,
+}
+
+impl Tried {
+    const INLINE: usize = 8;
+
+    fn new() -> Tried {
+        Tried {
+            inline: [0; Tried::INLINE],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, t: usize) {
+        if self.len < Tried::INLINE {
+            self.inline[self.len] = t;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.inline);
+            }
+            self.spill.push(t);
+        }
+        self.len += 1;
+    }
+
+    pub fn as_slice(&self) -> &[usize] {
+        if self.len <= Tried::INLINE {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
 }
 
 /// When things happened; durations are derived where they are reported.
@@ -58,14 +104,20 @@ impl Timings {
 impl<'a> ProxyRequest<'a> {
     /// Checks the body against the plugin (JSON, `model`, streaming policy, prompts) and finds
     /// the candidates, or says which 4xx the client gets.
+    /// `facts` is reused storage; the scan fills it.
     pub fn new(
         ctx: &'a WorkerCtx,
         plugin: &'a PluginRuntime,
         head: &'a RequestHead,
-        body: Vec<u8>,
+        body: &'a Rc<Vec<u8>>,
+        facts: &'a mut BodyFacts,
         received: Instant,
     ) -> Result<ProxyRequest<'a>, ErrorResponse> {
-        let facts = ctx.scanner.borrow_mut().scan(&body).map_err(scan_error)?;
+        ctx.scanner
+            .borrow_mut()
+            .scan_into(body, facts)
+            .map_err(scan_error)?;
+        let facts = &*facts;
         let config = &plugin.config;
         let force_stream = match config.response_streaming {
             ResponseStreaming::Deny if facts.stream => {
@@ -76,17 +128,18 @@ impl<'a> ProxyRequest<'a> {
         };
         let model = facts.model.as_ref().map(|m| m.value.as_str());
         let candidates = candidates(config, model)?;
-        check_prompts(&config.targets[candidates[0]], &facts)?;
-        let tried = Vec::with_capacity(candidates.len());
+        if let Some(first) = candidates.first().and_then(|&t| config.targets.get(t)) {
+            check_prompts(first, facts)?;
+        }
         Ok(ProxyRequest {
             ctx,
             plugin,
             head,
-            body: Rc::new(body),
+            body,
             facts,
             force_stream,
             candidates,
-            tried,
+            tried: Tried::new(),
             timings: Timings {
                 received,
                 sent: received,
@@ -117,8 +170,8 @@ impl<'a> ProxyRequest<'a> {
         Call {
             head: self.head,
             target: self.target(t),
-            body: &self.body,
-            facts: &self.facts,
+            body: self.body,
+            facts: self.facts,
             force_stream: self.force_stream,
         }
     }
@@ -133,7 +186,7 @@ impl<'a> ProxyRequest<'a> {
         let t = self
             .plugin
             .balancer()
-            .pick(&self.candidates, &self.tried, hash_key)?;
+            .pick(self.candidates, self.tried.as_slice(), hash_key)?;
         self.tried.push(t);
         Some(t)
     }

@@ -4,7 +4,11 @@
 pub(crate) mod limits;
 pub(crate) mod listener;
 mod tick;
+pub(crate) mod tls;
 mod worker;
+
+#[cfg(test)]
+mod alloc_tests;
 
 use crate::config::GatewayConfig;
 use crate::ctx::{Generation, MergeLink};
@@ -29,6 +33,8 @@ pub struct Sinks {
 /// A running gateway: its bound addresses and the means to stop it.
 pub struct Server {
     pub proxy_addrs: Vec<SocketAddr>,
+    /// The `--listen-tls` addresses, bound.
+    pub tls_addrs: Vec<SocketAddr>,
     /// The driver each worker ended up with, by worker id.
     pub drivers: Vec<&'static str>,
     /// Histograms, gauges and totals for the admin API.
@@ -39,19 +45,34 @@ pub struct Server {
     threads: Vec<JoinHandle<()>>,
 }
 
+/// Where the proxy listens: plain addresses, and TLS ones with the config their handshakes use.
+pub struct Listen<'a> {
+    pub plain: &'a [SocketAddr],
+    pub tls: &'a [SocketAddr],
+    pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
+}
+
 /// Binds the listeners and starts `workers` threads, each on its own core when there are
 /// enough cores. Returns once every worker is accepting, or with the first failure.
 pub fn start(
     config: &GatewayConfig,
     resolved: &Resolved,
     roots: &rustls::RootCertStore,
-    listen: &[SocketAddr],
+    listen: Listen<'_>,
     workers: usize,
     settings: Settings,
     sinks: Sinks,
 ) -> Result<Server, String> {
     let workers = workers.max(1);
-    let (per_worker, proxy_addrs) = listener::bind_all(listen, workers)?;
+    let (per_worker, proxy_addrs) = listener::bind_all(listen.plain, workers)?;
+    let tls_config = listen.tls_config;
+    let tls_addrs = if tls_config.is_some() {
+        listen.tls
+    } else {
+        &[]
+    };
+    let (tls_per_worker, tls_addrs) = listener::bind_all(tls_addrs, workers)?;
+    let mut tls_per_worker = tls_per_worker.into_iter();
     let cpus = limits::allowed_cpus();
     let merger = crate::stats::merger::spawn(workers, settings.merge_interval, sinks.histogram_log)
         .map_err(|e| format!("starting the stats merger thread: {e}"))?;
@@ -75,6 +96,8 @@ pub fn start(
             id,
             core: (workers <= cpus.len()).then(|| cpus[id]),
             listeners,
+            tls_listeners: tls_per_worker.next().unwrap_or_default(),
+            tls: tls_config.clone(),
             // Each worker gets its own copy: no config memory is shared between cores.
             generation: Generation::new(config.per_core_copy(), resolved, id),
             roots: roots.clone(),
@@ -98,6 +121,7 @@ pub fn start(
     }
     let mut server = Server {
         proxy_addrs,
+        tls_addrs,
         drivers: Vec::with_capacity(workers),
         registry: merger.registry.clone(),
         fleet_remote: merger.remote.clone(),

@@ -10,6 +10,20 @@ use std::time::{Duration, Instant};
 /// How often latency histograms travel to the merger (they are larger than the counters).
 const HIST_SHIP_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Buffers freed in one trim beyond which the allocator is asked to give memory back.
+const RETURN_TO_SYSTEM_AFTER: usize = 256;
+
+/// glibc keeps freed memory in its arenas; after a burst (thousands of streams) that would
+/// keep the process's resident size at its peak. `malloc_trim` hands free pages back.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and shrinks the allocator's own free lists; it takes no
+    // pointers from us and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Messages from the main thread.
 pub enum Control {
     /// Stop accepting, finish in-flight requests, exit.
@@ -48,6 +62,12 @@ pub fn merge_tick(ctx: &WorkerCtx) {
         }
     }
     if ship_hists {
+        // Once a second: per-request and read buffers beyond what the last second needed go
+        // back, and after a burst the allocator returns the freed pages to the system.
+        let freed = ctx.scratch.trim() + crate::http1::spare::trim();
+        if freed >= RETURN_TO_SYSTEM_AFTER {
+            return_freed_memory();
+        }
         link.last_hist_ship.set(Instant::now());
         let core = std::mem::take(&mut *ctx.core_hists.borrow_mut());
         if !hist_targets.is_empty() || !core.overhead.is_empty() {

@@ -59,11 +59,11 @@ impl CoreLog {
         }
     }
 
-    pub fn write(&self, entry: &Entry<'_>) {
+    /// Appends a complete line (from [`PendingLine::complete`]).
+    pub fn write(&self, line: &[u8]) {
         let full = {
             let mut buf = self.buf.borrow_mut();
-            entry.write_json(&mut buf);
-            buf.push(b'\n');
+            buf.extend_from_slice(line);
             buf.len() >= FLUSH_AT
         };
         if full {
@@ -101,24 +101,26 @@ pub struct Tried<'a> {
     pub route_type: &'a str,
 }
 
-/// Everything one log line says. Never holds a credential.
+/// Everything one log line says except its token counts, which may only be known later (the
+/// tokenizer thread counts them when the provider reported none). Never holds a credential.
 pub struct Entry<'a> {
     pub time_ms: u128,
+    pub client_ip: &'a str,
     pub method: &'a str,
     pub path: &'a str,
     pub request_size: usize,
     pub status: u16,
+    /// Bytes llmux wrote to the client for this response (head and body).
+    pub response_size: u64,
     pub plugin_id: &'a str,
     pub provider: &'a str,
+    /// The model sent to the provider (Kong's `request_model`).
     pub request_model: &'a str,
+    /// The model the provider's response names, else `request_model` (Kong's rule).
     pub response_model: &'a str,
     pub streaming: bool,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
-    pub cost: f64,
-    /// Request sent to last byte, ms.
-    pub llm_latency_ms: f64,
+    /// Request sent to last byte.
+    pub llm_latency: std::time::Duration,
     pub time_to_first_token_ms: f64,
     pub proxy_overhead_ms: f64,
     pub tried: Vec<Tried<'a>>,
@@ -126,51 +128,91 @@ pub struct Entry<'a> {
     pub payloads: Option<(&'a [u8], &'a [u8])>,
 }
 
-impl Entry<'_> {
-    pub fn write_json(&self, o: &mut Vec<u8>) {
-        let per_token = if self.completion_tokens > 0 {
-            self.llm_latency_ms / self.completion_tokens as f64
+/// The counts of one log line (the provider's, or the tokenizer's).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counts {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    pub cost: f64,
+}
+
+/// A rendered line waiting for its counts: everything up to `"usage":`. Owns its bytes, so
+/// it can be completed on another thread.
+pub struct PendingLine {
+    prefix: Vec<u8>,
+    /// Kong's `llm_latency`: whole milliseconds.
+    llm_latency_ms: u64,
+    time_to_first_token_ms: f64,
+}
+
+impl PendingLine {
+    /// The whole line, newline included.
+    pub fn complete(mut self, c: &Counts) -> Vec<u8> {
+        // Kong's time_per_token: llm_latency (ms) / completion tokens.
+        let per_token = if c.completion_tokens > 0 {
+            self.llm_latency_ms as f64 / c.completion_tokens as f64
         } else {
             0.0
         };
-        o.extend_from_slice(
+        self.prefix.extend_from_slice(
             format!(
-                "{{\"started_at\":{},\"request\":{{\"method\":",
-                self.time_ms
-            )
-            .as_bytes(),
-        );
-        push_quoted(self.method, o);
-        o.extend_from_slice(b",\"uri\":");
-        push_quoted(self.path, o);
-        o.extend_from_slice(
-            format!(
-                ",\"size\":{}}},\"response\":{{\"status\":{}}},\"latencies\":{{\"kong\":{:.3},\"proxy\":{:.3}}},\"ai\":{{\"proxy\":{{\"usage\":{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{},\"cost\":{},\"time_per_token\":{:.3},\"time_to_first_token\":{:.3}}},\"meta\":{{\"plugin_id\":",
-                self.request_size,
-                self.status,
-                self.proxy_overhead_ms,
-                self.llm_latency_ms,
-                self.prompt_tokens,
-                self.completion_tokens,
-                self.total_tokens,
-                self.cost,
+                "{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{},\"cost\":{},\"time_per_token\":{},\"time_to_first_token\":{:.3}}}}}}}}}\n",
+                c.prompt_tokens,
+                c.completion_tokens,
+                c.total_tokens,
+                c.cost,
                 per_token,
                 self.time_to_first_token_ms,
             )
             .as_bytes(),
         );
-        push_quoted(self.plugin_id, o);
+        self.prefix
+    }
+}
+
+impl CoreLog {
+    /// A sender for lines completed off this worker (see [`PendingLine`]).
+    pub fn sender(&self) -> Sender<Vec<u8>> {
+        self.tx.clone()
+    }
+}
+
+impl Entry<'_> {
+    /// The line up to its usage object. Field names and units are Kong's file-log
+    /// serializer's (`started_at` and latencies in ms, `client_ip`, `request.size`,
+    /// `response.size`, `ai.proxy.meta`, `ai.proxy.usage`, `ai.proxy.payload`).
+    pub fn render(&self) -> PendingLine {
+        let mut o = Vec::with_capacity(512);
+        let llm_latency_ms = u64::try_from(self.llm_latency.as_millis()).unwrap_or(u64::MAX);
+        o.extend_from_slice(format!("{{\"started_at\":{},\"client_ip\":", self.time_ms).as_bytes());
+        push_quoted(self.client_ip, &mut o);
+        o.extend_from_slice(b",\"request\":{\"method\":");
+        push_quoted(self.method, &mut o);
+        o.extend_from_slice(b",\"uri\":");
+        push_quoted(self.path, &mut o);
+        o.extend_from_slice(
+            format!(
+                ",\"size\":{}}},\"response\":{{\"status\":{},\"size\":{}}},\"latencies\":{{\"kong\":{:.3},\"proxy\":{}}},\"ai\":{{\"proxy\":{{\"meta\":{{\"plugin_id\":",
+                self.request_size,
+                self.status,
+                self.response_size,
+                self.proxy_overhead_ms,
+                llm_latency_ms,
+            )
+            .as_bytes(),
+        );
+        push_quoted(self.plugin_id, &mut o);
         o.extend_from_slice(b",\"provider_name\":");
-        push_quoted(self.provider, o);
+        push_quoted(self.provider, &mut o);
         o.extend_from_slice(b",\"request_model\":");
-        push_quoted(self.request_model, o);
+        push_quoted(self.request_model, &mut o);
         o.extend_from_slice(b",\"response_model\":");
-        push_quoted(self.response_model, o);
+        push_quoted(self.response_model, &mut o);
         let mode = if self.streaming { "stream" } else { "oneshot" };
         o.extend_from_slice(
             format!(
-                ",\"request_mode\":\"{mode}\",\"llm_latency\":{:.3},\"tried_targets\":[",
-                self.llm_latency_ms
+                ",\"llm_latency\":{llm_latency_ms},\"request_mode\":\"{mode}\",\"tried_targets\":["
             )
             .as_bytes(),
         );
@@ -179,11 +221,11 @@ impl Entry<'_> {
                 o.push(b',');
             }
             o.extend_from_slice(b"{\"provider\":");
-            push_quoted(t.provider, o);
+            push_quoted(t.provider, &mut o);
             o.extend_from_slice(b",\"model\":");
-            push_quoted(t.model, o);
+            push_quoted(t.model, &mut o);
             o.extend_from_slice(b",\"host\":");
-            push_quoted(t.host, o);
+            push_quoted(t.host, &mut o);
             o.extend_from_slice(
                 format!(
                     ",\"port\":{},\"upstream_scheme\":\"{}\",\"route_type\":",
@@ -191,18 +233,23 @@ impl Entry<'_> {
                 )
                 .as_bytes(),
             );
-            push_quoted(t.route_type, o);
+            push_quoted(t.route_type, &mut o);
             o.push(b'}');
         }
         o.extend_from_slice(b"]}");
         if let Some((req, resp)) = self.payloads {
             o.extend_from_slice(b",\"payload\":{\"request\":");
-            push_quoted(&String::from_utf8_lossy(req), o);
+            push_quoted(&String::from_utf8_lossy(req), &mut o);
             o.extend_from_slice(b",\"response\":");
-            push_quoted(&String::from_utf8_lossy(resp), o);
+            push_quoted(&String::from_utf8_lossy(resp), &mut o);
             o.push(b'}');
         }
-        o.extend_from_slice(b"}}}");
+        o.extend_from_slice(b",\"usage\":");
+        PendingLine {
+            prefix: o,
+            llm_latency_ms,
+            time_to_first_token_ms: self.time_to_first_token_ms,
+        }
     }
 }
 
@@ -213,20 +260,18 @@ mod tests {
     fn entry() -> Entry<'static> {
         Entry {
             time_ms: 1,
+            client_ip: "127.0.0.1",
             method: "POST",
             path: "/v1/chat/completions",
             request_size: 10,
             status: 200,
+            response_size: 99,
             plugin_id: "p",
             provider: "openai",
-            request_model: "fast",
-            response_model: "gpt-4o-mini",
+            request_model: "gpt-4o-mini",
+            response_model: "gpt-4o-mini-2024",
             streaming: false,
-            prompt_tokens: 1,
-            completion_tokens: 2,
-            total_tokens: 3,
-            cost: 0.0,
-            llm_latency_ms: 1.0,
+            llm_latency: std::time::Duration::from_micros(12_900),
             time_to_first_token_ms: 1.0,
             proxy_overhead_ms: 0.1,
             tried: Vec::new(),
@@ -234,20 +279,49 @@ mod tests {
         }
     }
 
+    fn line() -> Vec<u8> {
+        entry().render().complete(&Counts {
+            prompt_tokens: 1,
+            completion_tokens: 4,
+            total_tokens: 5,
+            cost: 0.5,
+        })
+    }
+
+    #[test]
+    fn a_line_is_one_json_object_with_kongs_fields_and_units() {
+        let line = line();
+        assert!(line.ends_with(b"}\n") && !line[..line.len() - 1].contains(&b'\n'));
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["client_ip"], "127.0.0.1");
+        assert_eq!(v["response"]["size"], 99);
+        let meta = &v["ai"]["proxy"]["meta"];
+        assert_eq!(meta["llm_latency"], 12, "whole milliseconds, as Kong");
+        assert_eq!(meta["request_model"], "gpt-4o-mini");
+        assert_eq!(meta["response_model"], "gpt-4o-mini-2024");
+        let usage = &v["ai"]["proxy"]["usage"];
+        assert_eq!(
+            usage["time_per_token"], 3.0,
+            "llm_latency / completion_tokens"
+        );
+        assert_eq!(usage["total_tokens"], 5);
+        assert_eq!(usage["cost"], 0.5);
+    }
+
     #[test]
     fn a_writer_that_falls_behind_costs_counted_buffers_not_a_blocked_worker() {
         let (tx, rx) = bounded::<Vec<u8>>(1);
         let log = CoreLog::new(tx);
-        log.write(&entry());
+        log.write(&line());
         log.flush();
         assert_eq!(log.dropped(), 0, "the channel had room");
-        log.write(&entry());
+        log.write(&line());
         log.flush();
         assert_eq!(log.dropped(), 1, "the channel was full: dropped, counted");
-        let line = rx.try_recv().unwrap();
-        assert!(line.ends_with(b"\n") && line.starts_with(b"{\"started_at\":1,"));
+        let got = rx.try_recv().unwrap();
+        assert!(got.ends_with(b"\n") && got.starts_with(b"{\"started_at\":1,"));
         drop(rx);
-        log.write(&entry());
+        log.write(&line());
         log.flush();
         assert_eq!(log.dropped(), 2, "no writer at all: dropped, counted");
     }

@@ -1,16 +1,19 @@
 //! One attempt at one upstream: connect (or reuse), send the request, read the response head.
 //! Failures are classified the way `failover_criteria` needs them.
 //!
-//! Every I/O wait is wrapped in a phase timeout. When a timeout fires, the in-flight read or
-//! write is dropped and with it, possibly, bytes io_uring already moved; so a timed-out
-//! connection is never used again, only dropped.
+//! Every read and write is bounded through the worker's deadline table ([`crate::deadline`]):
+//! on expiry the socket is shut down, the pending operation ends, and the connection is never
+//! used again, only dropped. Only the connect (rare once the pool is warm) keeps a timer of
+//! its own.
 
 use super::io::UpstreamIo;
 use super::peer::{HttpPeer, PeerKey};
 use super::request_buf::RequestBuf;
+use crate::deadline::{Deadline, OnExpiry};
 use crate::http1::{ReadBuf, ResponseHead};
-use monoio::io::AsyncWriteRentExt;
+use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// What went wrong, in `proxy_next_upstream` terms.
@@ -46,6 +49,8 @@ impl std::fmt::Display for AttemptError {
 }
 
 pub struct UpstreamConn {
+    // Declared before `io`, so its registration is dropped before the socket closes.
+    deadline: Deadline,
     pub io: UpstreamIo,
     pub buf: ReadBuf,
     pub key: PeerKey,
@@ -110,6 +115,7 @@ pub async fn connect(
             ))
         }
     };
+    let deadline = Deadline::register(tcp.as_raw_fd(), OnExpiry::Both);
     let io = if let Some(name) = &peer.server_name {
         let name = name
             .clone()
@@ -137,10 +143,11 @@ pub async fn connect(
         UpstreamIo::Plain(tcp)
     };
     Ok(UpstreamConn {
+        deadline,
         io,
-        // Small to start: most responses are a few hundred bytes or small SSE events, and a
-        // held stream keeps this buffer for its whole life (10k streams = 10k buffers).
-        buf: ReadBuf::with_capacity(4 * 1024),
+        // Storage comes from the thread's spares at the first read, and goes back whenever the
+        // connection is quiet (pooled, or between a stream's events).
+        buf: ReadBuf::empty(),
         key: key.clone(),
         reused: false,
     })
@@ -148,15 +155,30 @@ pub async fn connect(
 
 impl UpstreamConn {
     /// Writes the whole request and hands the buffer back, so a stale pooled connection can
-    /// be replaced and the same bytes sent again.
+    /// be replaced and the same bytes sent again (after `RequestBuf::rewind`).
+    ///
+    /// The loop is monoio's `write_vectored_all` without its per-call copy of the iovec array:
+    /// `RequestBuf` advances its own iovecs after a partial write.
     pub async fn send(
         &mut self,
         req: RequestBuf,
         timeout: Duration,
     ) -> (Result<(), AttemptError>, RequestBuf) {
-        match monoio::time::timeout(timeout, self.io.write_vectored_all(req)).await {
-            Ok((Ok(_), req)) => (Ok(()), req),
-            Ok((Err(e), req)) => (
+        self.deadline.arm(timeout);
+        let (result, req) = self.write_all(req).await;
+        self.deadline.disarm();
+        match result {
+            Ok(()) => (Ok(()), req),
+            Err(_) if self.deadline.expired() => (
+                Err(err(
+                    FailKind::Timeout,
+                    true,
+                    &self.key,
+                    format!("writing request timed out after {} ms", timeout.as_millis()),
+                )),
+                req,
+            ),
+            Err(e) => (
                 Err(err(
                     FailKind::Closed,
                     true,
@@ -165,42 +187,83 @@ impl UpstreamConn {
                 )),
                 req,
             ),
-            Err(_) => {
-                // The timed-out write owned the buffer; rebuild nothing: the caller gives up
-                // on this target, so an empty buffer is never sent.
-                (
-                    Err(err(
-                        FailKind::Timeout,
-                        true,
-                        &self.key,
-                        format!("writing request timed out after {} ms", timeout.as_millis()),
-                    )),
-                    RequestBuf::empty(),
-                )
-            }
         }
     }
 
-    /// Reads until a final (non-1xx) response head is complete. `read_timeout` bounds each wait
-    /// between two reads, as nginx's `proxy_read_timeout` does.
-    pub async fn read_head(
+    async fn write_all(&mut self, mut req: RequestBuf) -> (std::io::Result<()>, RequestBuf) {
+        while req.remaining() > 0 {
+            if self.deadline.expired() {
+                return (Err(std::io::ErrorKind::TimedOut.into()), req);
+            }
+            let (res, back) = self.io.writev(req).await;
+            req = back;
+            match res {
+                Ok(0) => return (Err(std::io::ErrorKind::WriteZero.into()), req),
+                Ok(n) => req.advance(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), req),
+            }
+        }
+        (Ok(()), req)
+    }
+
+    /// One read into the buffer, waiting at most `timeout`: an expired wait is an error of
+    /// kind `TimedOut` (and the connection must be dropped), `Ok(0)` the provider's close.
+    ///
+    /// `quiet`: the next bytes may be a while (a stream between events). An empty buffer then
+    /// gives its storage back and, on a plain connection, the wait is a readiness poll that
+    /// holds no buffer; the read that follows completes at once.
+    pub async fn fill(&mut self, timeout: Duration, quiet: bool) -> std::io::Result<usize> {
+        if self.deadline.expired() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.deadline.arm(timeout);
+        if quiet && self.buf.is_empty() {
+            self.buf.release();
+            if let UpstreamIo::Plain(tcp) = &self.io {
+                // Errors and hang-ups are seen by the read below.
+                let _ = tcp.readable(false).await;
+            }
+        }
+        let read = if self.deadline.expired() {
+            Ok(0)
+        } else {
+            self.buf.fill(&mut self.io).await
+        };
+        self.deadline.disarm();
+        if self.deadline.expired() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        read
+    }
+
+    /// Gives the read buffer's storage back while nothing is buffered (a pooled connection).
+    pub fn release_buffer(&mut self) {
+        self.buf.release();
+    }
+
+    /// Reads until a final (non-1xx) response head is complete, into `head` (reused from
+    /// request to request). `read_timeout` bounds each wait between two reads, as nginx's
+    /// `proxy_read_timeout` does.
+    pub async fn read_head_into(
         &mut self,
         read_timeout: Duration,
-    ) -> Result<ResponseHead, AttemptError> {
+        head: &mut ResponseHead,
+    ) -> Result<(), AttemptError> {
         loop {
-            match ResponseHead::parse(self.buf.data(), false) {
-                Ok(Some((head, used))) => {
+            match ResponseHead::parse_into(self.buf.data(), false, head) {
+                Ok(Some(used)) => {
                     self.buf.consume(used);
                     if (100..200).contains(&head.status) && head.status != 101 {
                         continue;
                     }
-                    return Ok(head);
+                    return Ok(());
                 }
                 Ok(None) => {}
                 Err(e) => return Err(err(FailKind::InvalidHeader, true, &self.key, e)),
             }
-            match monoio::time::timeout(read_timeout, self.buf.fill(&mut self.io)).await {
-                Ok(Ok(0)) => {
+            match self.fill(read_timeout, false).await {
+                Ok(0) => {
                     return Err(err(
                         FailKind::Closed,
                         true,
@@ -208,21 +271,21 @@ impl UpstreamConn {
                         "upstream closed the connection before sending a response".into(),
                     ))
                 }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    return Err(err(
-                        FailKind::Closed,
-                        true,
-                        &self.key,
-                        format!("reading response: {e}"),
-                    ))
-                }
-                Err(_) => {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                     return Err(err(
                         FailKind::Timeout,
                         true,
                         &self.key,
                         format!("no response within {} ms", read_timeout.as_millis()),
+                    ))
+                }
+                Err(e) => {
+                    return Err(err(
+                        FailKind::Closed,
+                        true,
+                        &self.key,
+                        format!("reading response: {e}"),
                     ))
                 }
             }

@@ -40,7 +40,9 @@ impl Pool {
     }
 
     /// Returns a connection after a complete exchange; beyond the cap the oldest is closed.
-    pub fn put(&mut self, conn: UpstreamConn) {
+    /// An idle connection holds no read buffer.
+    pub fn put(&mut self, mut conn: UpstreamConn) {
+        conn.release_buffer();
         if self.max_idle_per_peer == 0 {
             return;
         }

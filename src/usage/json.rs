@@ -52,6 +52,14 @@ impl UsageParser {
         .flatten()
     }
 
+    /// The response's top-level `model` string (what the provider says served the request).
+    pub fn model(&mut self, body: &[u8]) -> Option<String> {
+        self.with_document(body, |doc| {
+            member(doc, "model").and_then(|m| m.as_str().map(str::to_owned))
+        })
+        .flatten()
+    }
+
     /// Parses a copy of `bytes` and hands the document to `f`; `None` when it is not JSON.
     pub(super) fn with_document<R>(
         &mut self,

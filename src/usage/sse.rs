@@ -10,6 +10,12 @@
 use super::json::{append_text, choices_of, member, usage_from_object};
 use super::{Usage, UsageParser, MAX_COMPLETION_TEXT};
 
+thread_local! {
+    /// One parser per thread for every stream's events: parsing is synchronous, so streams on
+    /// one worker can share its buffers instead of each holding a set for its whole life.
+    static PARSER: std::cell::RefCell<UsageParser> = std::cell::RefCell::new(UsageParser::new());
+}
+
 /// Events larger than this are relayed unparsed: a hostile or broken upstream must not make
 /// llmux hold an unbounded event, and no real usage or delta event comes near it.
 pub const MAX_EVENT: usize = 1 << 20;
@@ -33,7 +39,6 @@ pub struct SseFilter {
     owed_lf: Option<bool>,
     usage: Option<Usage>,
     text: String,
-    parser: UsageParser,
     /// The event's `data:` lines joined, reused across events.
     data: Vec<u8>,
 }
@@ -51,9 +56,24 @@ impl SseFilter {
             owed_lf: None,
             usage: None,
             text: String::new(),
-            parser: UsageParser::new(),
             data: Vec::new(),
         }
+    }
+
+    /// Ready for a new stream, keeping the buffers' capacity (up to what one stream needs).
+    pub fn reset(&mut self, hide_usage_event: bool) {
+        self.hide_usage_event = hide_usage_event;
+        self.pending.clear();
+        self.pending.shrink_to(KEEP_CAPACITY);
+        self.oversized = false;
+        self.line_start = true;
+        self.after_cr = false;
+        self.owed_lf = None;
+        self.usage = None;
+        self.text.clear();
+        self.text.shrink_to(KEEP_CAPACITY);
+        self.data.clear();
+        self.data.shrink_to(KEEP_CAPACITY);
     }
 
     /// Whether a usage-only event will be left out (so the body's length changes).
@@ -215,14 +235,16 @@ impl SseFilter {
         let text = &mut self.text;
         let seen = match event_data(event, &mut buf) {
             Some(b"[DONE]") | None => None,
-            Some(data) => self.parser.with_document(data, |doc| {
-                let usage = member(doc, "usage").filter(|u| u.is_object());
-                let choices = choices_of(doc);
-                let usage_only = usage.is_some() && choices.is_some_and(|c| c.is_empty());
-                if let (true, Some(choices)) = (want_text, choices) {
-                    append_text(choices, text, MAX_COMPLETION_TEXT);
-                }
-                (usage.and_then(usage_from_object), usage_only)
+            Some(data) => PARSER.with_borrow_mut(|parser| {
+                parser.with_document(data, |doc| {
+                    let usage = member(doc, "usage").filter(|u| u.is_object());
+                    let choices = choices_of(doc);
+                    let usage_only = usage.is_some() && choices.is_some_and(|c| c.is_empty());
+                    if let (true, Some(choices)) = (want_text, choices) {
+                        append_text(choices, text, MAX_COMPLETION_TEXT);
+                    }
+                    (usage.and_then(usage_from_object), usage_only)
+                })
             }),
         };
         buf.clear();

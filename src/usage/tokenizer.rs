@@ -47,6 +47,9 @@ pub struct CountJob {
     /// Tokens added to the prompt text's count ([`Prompt::overhead`]).
     pub prompt_overhead: u64,
     pub completion_text: String,
+    /// Runs on the tokenizer thread once the job is done, with the count (`None` when it could
+    /// not be counted): how a statistics log line waits for the count without a worker waiting.
+    pub then: Option<Box<dyn FnOnce(Option<Usage>) + Send>>,
 }
 
 pub struct Counted {
@@ -72,10 +75,10 @@ impl TokenizerHandle {
         Ok(TokenizerHandle { jobs })
     }
 
-    /// Never blocks. `false` when the queue is full (or the thread is gone): the job is
-    /// dropped and the caller counts it in a metric.
-    pub fn submit(&self, job: CountJob) -> bool {
-        self.jobs.try_send(job).is_ok()
+    /// Never blocks. When the queue is full (or the thread is gone) the job comes back, so
+    /// the caller can finish what it was for without the count.
+    pub fn submit(&self, job: CountJob) -> Result<(), CountJob> {
+        self.jobs.try_send(job).map_err(|e| e.into_inner())
     }
 }
 
@@ -141,17 +144,20 @@ fn load(encoding: Encoding) -> Slot {
 
 fn run(jobs: Receiver<CountJob>, results: Sender<Counted>) {
     let (mut o200k, mut cl100k) = (Slot::Unloaded, Slot::Unloaded);
-    for job in jobs.iter() {
+    for mut job in jobs.iter() {
         let encoding = encoding_for(&job.model);
         let slot = match encoding {
             Encoding::O200k => &mut o200k,
             Encoding::Cl100k => &mut cl100k,
         };
-        let Some(bpe) = slot.get(encoding) else {
-            continue;
-        };
         // A panic inside tiktoken must cost one job, not the thread.
-        let Ok(usage) = catch_unwind(AssertUnwindSafe(|| count_job(bpe, &job))) else {
+        let usage = slot
+            .get(encoding)
+            .and_then(|bpe| catch_unwind(AssertUnwindSafe(|| count_job(bpe, &job))).ok());
+        if let Some(then) = job.then.take() {
+            let _ = catch_unwind(AssertUnwindSafe(|| then(usage)));
+        }
+        let Some(usage) = usage else {
             continue;
         };
         let counted = Counted {

@@ -179,11 +179,12 @@ fn handle_counts_in_the_background_and_never_blocks() {
         prompt_text: "hello world".into(),
         prompt_overhead: 9,
         completion_text: "hello world".into(),
+        then: None,
     };
     // The first job makes the thread load cl100k; meanwhile the queue fills and submit refuses.
     let started = Instant::now();
     let accepted = (0..QUEUE_CAPACITY * 3)
-        .filter(|&t| handle.submit(job(t)))
+        .filter(|&t| handle.submit(job(t)).is_ok())
         .count();
     assert!(
         started.elapsed() < Duration::from_millis(100),
@@ -205,4 +206,37 @@ fn handle_counts_in_the_background_and_never_blocks() {
     // The thread ends with the last handle.
     drop(handle);
     assert!(rx.recv_timeout(Duration::from_secs(10)).is_err());
+}
+
+#[test]
+fn a_jobs_continuation_runs_with_its_count_on_the_tokenizer_thread() {
+    let (tx, rx) = crossbeam::channel::unbounded();
+    let handle = TokenizerHandle::spawn(tx).expect("spawn");
+    let (done_tx, done_rx) = crossbeam::channel::bounded(1);
+    let job = CountJob {
+        key: crate::config::test_key("p|0"),
+        costs: (0.0, 0.0),
+        model: "gpt-4".into(),
+        prompt_text: "hello world".into(),
+        prompt_overhead: 9,
+        completion_text: "hello world".into(),
+        then: Some(Box::new(move |usage| {
+            let _ = done_tx.send((usage, std::thread::current().name().map(str::to_owned)));
+        })),
+    };
+    assert!(handle.submit(job).is_ok());
+    let (usage, thread) = done_rx.recv_timeout(Duration::from_secs(120)).expect("ran");
+    assert_eq!(
+        usage,
+        Some(Usage {
+            prompt: 11,
+            completion: 2,
+            total: 13
+        })
+    );
+    assert_eq!(thread.as_deref(), Some("llmux-tokenizer"));
+    assert!(
+        rx.recv_timeout(Duration::from_secs(120)).is_ok(),
+        "still counted for the merger"
+    );
 }

@@ -117,6 +117,20 @@ impl Gateway {
             })
     }
 
+    /// The first `--listen-tls` listener, from `proxy TLS listening on 127.0.0.1:PORT`.
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.stderr
+            .wait_for(WAIT, |text| {
+                parse_listen_line(text, "proxy TLS listening on ")
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "llmux never reported `proxy TLS listening on`\n--- stderr ---\n{}",
+                    self.stderr()
+                )
+            })
+    }
+
     /// Everything the gateway has written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.text()

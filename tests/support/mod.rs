@@ -15,6 +15,7 @@ pub mod client;
 pub mod configs;
 pub mod fleet;
 pub mod gateway;
+pub mod kong;
 pub mod redis;
 pub mod reply;
 pub mod tls;

@@ -91,8 +91,17 @@ impl TestCa {
         Arc::new(config)
     }
 
-    /// A fresh leaf certificate for `names` signed by this CA, and its key, both PEM, for
-    /// servers that read files (redis-server's `--tls-cert-file`/`--tls-key-file`).
+    /// A fresh leaf certificate for `names` signed by this CA, written as PEM files: the
+    /// chain (leaf, then this CA) and the PKCS#8 key, for `--tls-cert` / `--tls-key`.
+    pub fn leaf_pem_files(&self, names: &[&str]) -> (TempFile, TempFile) {
+        let (chain, key) = self.leaf_pem(names);
+        (
+            TempFile::with_contents("leaf", "crt", chain),
+            TempFile::with_contents("leaf", "key", key),
+        )
+    }
+
+    /// A fresh leaf (chain PEM, key PEM) for `names`, signed by this CA.
     pub fn leaf_pem(&self, names: &[&str]) -> (String, String) {
         let key = KeyPair::generate().expect("generating leaf key");
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
@@ -101,7 +110,39 @@ impl TestCa {
         let cert = params
             .signed_by(&key, &self.issuer)
             .expect("signing leaf certificate");
-        (cert.pem(), key.serialize_pem())
+        (format!("{}{}", cert.pem(), self.pem), key.serialize_pem())
+    }
+
+    /// Connects with only `versions` offered and ALPN `http/1.1`; the handshake is completed
+    /// before returning.
+    pub fn connect_with(
+        &self,
+        addr: SocketAddr,
+        server_name: &str,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> TlsClientStream {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.der.clone()).expect("adding CA to roots");
+        let mut config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions)
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let name = ServerName::try_from(server_name.to_owned()).expect("server name");
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS client");
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        while stream.conn.is_handshaking() {
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .unwrap_or_else(|e| panic!("TLS handshake with {addr}: {e}"));
+        }
+        stream
     }
 
     /// A rustls client config that trusts only this CA.

@@ -64,6 +64,12 @@ impl Recorded {
     }
 
     /// The body's top-level `model` string, if the body is JSON and has one.
+    /// The body as a serde_json value (panics when it is not JSON).
+    pub fn body_json_serde(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("upstream body is not JSON ({e}): {}", self.body_str()))
+    }
+
     pub fn body_json_model(&self) -> Option<String> {
         json_str_at(&parse_json(&self.body).ok()?, &["model"])
     }

@@ -6,8 +6,9 @@
 
 use super::index::Index;
 use super::model::{Call, Parent, Reply};
+use super::paging::page;
 use super::plugins;
-use super::response::{list, message, not_found, ok};
+use super::response::{message, not_found, ok};
 use super::views;
 use serde_yaml_ng::Value;
 
@@ -32,12 +33,22 @@ pub(super) fn handle(
     };
     let service = |s| views::service(doc, ix, s);
     let route = |r| views::route(doc, ix, r);
+    let collection = path.split(['?', '#']).next().unwrap_or_default();
+    let list = |items: Vec<Value>| page(path, collection, items);
     match (method, segs.as_slice()) {
-        ("GET", ["plugins"]) => (plugins::list(cx, ix, None), None),
+        ("GET", ["plugins", "enabled"]) => (
+            ok(
+                200,
+                &serde_yaml_ng::from_str("enabled_plugins: [ai-proxy, ai-proxy-advanced]")
+                    .unwrap_or(Value::Null),
+            ),
+            None,
+        ),
+        ("GET", ["plugins"]) => (list(plugins::list(cx, ix, None)), None),
         ("POST", ["plugins"]) => plugins::create(cx, ix, None),
         (_, ["plugins", key]) => plugins::one(cx, ix, method, None, key),
         (_, ["plugins"]) => (message(405, "Method not allowed"), None),
-        ("GET", ["services"]) => (list((0..ix.services.len()).map(service)), None),
+        ("GET", ["services"]) => (list((0..ix.services.len()).map(service).collect()), None),
         ("GET", ["services", key]) => match ix.find_service(key) {
             Some(s) => (ok(200, &service(s)), None),
             None => (not_found(), None),
@@ -45,12 +56,14 @@ pub(super) fn handle(
         ("GET", ["services", key, "routes"]) => match ix.find_service(key) {
             Some(s) => {
                 let routes = (0..ix.routes.len()).filter(|&r| ix.route_service[r] == Some(s));
-                (list(routes.map(route)), None)
+                (list(routes.map(route).collect()), None)
             }
             None => (not_found(), None),
         },
         ("GET" | "POST", ["services", key, "plugins"]) => match ix.find_service(key) {
-            Some(s) if method == "GET" => (plugins::list(cx, ix, Some(Parent::Service(s))), None),
+            Some(s) if method == "GET" => {
+                (list(plugins::list(cx, ix, Some(Parent::Service(s)))), None)
+            }
             Some(s) => plugins::create(cx, ix, Some(Parent::Service(s))),
             None => (not_found(), None),
         },
@@ -58,7 +71,7 @@ pub(super) fn handle(
             Some(s) => plugins::one(cx, ix, method, Some(Parent::Service(s)), plugin),
             None => (not_found(), None),
         },
-        ("GET", ["routes"]) => (list((0..ix.routes.len()).map(route)), None),
+        ("GET", ["routes"]) => (list((0..ix.routes.len()).map(route).collect()), None),
         ("GET", ["routes", key]) => match ix.find_route(key) {
             Some(r) => (ok(200, &route(r)), None),
             None => (not_found(), None),
@@ -70,7 +83,9 @@ pub(super) fn handle(
             }
         }
         ("GET" | "POST", ["routes", key, "plugins"]) => match ix.find_route(key) {
-            Some(r) if method == "GET" => (plugins::list(cx, ix, Some(Parent::Route(r))), None),
+            Some(r) if method == "GET" => {
+                (list(plugins::list(cx, ix, Some(Parent::Route(r)))), None)
+            }
             Some(r) => plugins::create(cx, ix, Some(Parent::Route(r))),
             None => (not_found(), None),
         },
@@ -86,9 +101,43 @@ pub(super) fn handle(
             ),
             None,
         ),
+        ("GET", [table]) if EMPTY_TABLES.contains(table) => (list(Vec::new()), None),
+        ("GET", [table, ..]) if EMPTY_TABLES.contains(table) => (not_found(), None),
+        (_, [table, ..]) if EMPTY_TABLES.contains(table) => (
+            message(
+                405,
+                "Method not allowed: llmux has no use for this entity; \
+                 its list is always empty",
+            ),
+            None,
+        ),
         _ => (not_found(), None),
     }
 }
+
+/// Kong's other entity tables, which decK dumps and llmux has no use for: always empty lists
+/// (with Kong's envelope, paging and validation), 404 for one entity, 405 for changes.
+pub(super) const EMPTY_TABLES: &[&str] = &[
+    "consumers",
+    "consumer_groups",
+    "certificates",
+    "ca_certificates",
+    "snis",
+    "upstreams",
+    "targets",
+    "vaults",
+    "keys",
+    "key-sets",
+    "partials",
+    "filter_chains",
+    "key-auths",
+    "hmac-auths",
+    "jwts",
+    "basic-auths",
+    "oauth2",
+    "acls",
+    "mtls-auths",
+];
 
 /// The path's segments, percent-decoded; the query string, empty segments and trailing
 /// slashes are ignored.

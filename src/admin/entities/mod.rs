@@ -23,8 +23,8 @@
 //! contain configured values.
 //!
 //! The pieces, each using only those listed before it: `model` (the shared vocabulary), `json`
-//! (serde_json in and out of the YAML tree), `response` and `errors` (Kong's answer shapes and
-//! error objects), `index` (where each entity is, taken from the config loader's own entity list),
+//! (serde_json in and out of the YAML tree), `response`, `paging` and `errors` (Kong's answer
+//! shapes, pages and error objects), `index` (where each entity is, taken from the config loader's own entity list),
 //! `ids` (the ids clients address entities by), `views` (entities as Kong shows them), `plugins`
 //! (the changes), `dispatch` (the endpoint table), then this file (the store). `state_file`
 //! stands alone: it persists the document.
@@ -41,6 +41,7 @@ mod ids;
 mod index;
 mod json;
 mod model;
+mod paging;
 mod plugins;
 mod response;
 mod state_file;
@@ -73,10 +74,32 @@ impl std::fmt::Debug for EntityStore {
 /// Whether `path` (query string allowed) is one of the endpoints [`EntityStore::handle`] serves:
 /// `/plugins...`, `/services...`, `/routes...`.
 pub fn handles_path(path: &str) -> bool {
-    matches!(
-        dispatch::split_path(path).first().map(String::as_str),
-        Some("plugins" | "services" | "routes")
-    )
+    match dispatch::split_path(path).first().map(String::as_str) {
+        Some("plugins" | "services" | "routes") => true,
+        Some(table) => dispatch::EMPTY_TABLES.contains(&table),
+        None => false,
+    }
+}
+
+/// Kong has `created_at`/`updated_at` on every entity; those the file leaves out are the time
+/// llmux first loaded it (written into the document, so a `--state` file keeps them).
+fn stamp_times(doc: &mut Value) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let locs: Vec<Vec<model::Step>> = Index::build(doc)
+        .all()
+        .map(|(_, e)| e.loc.clone())
+        .collect();
+    for loc in locs {
+        if let Some(Value::Mapping(m)) = model::at_mut(doc, &loc) {
+            for key in ["created_at", "updated_at"] {
+                if !m.contains_key(key) {
+                    m.insert(key.into(), Value::Number(now.into()));
+                }
+            }
+        }
+    }
 }
 
 impl EntityStore {
@@ -92,6 +115,7 @@ impl EntityStore {
             return Err("expected a mapping at the top of the config".to_string());
         }
         assign_ids(&mut doc);
+        stamp_times(&mut doc);
         Ok(EntityStore { doc })
     }
 

@@ -12,15 +12,15 @@ use super::ids::{is_uuid, random_id};
 use super::index::Index;
 use super::json::parse_body;
 use super::model::{at_mut, map, yaml_text, ApiResponse, Call, Parent, RefKind, Reply, Step};
-use super::response::{self, message, no_content, not_found, ok};
+use super::response::{message, no_content, not_found, ok};
 use super::views;
 use crate::config::{as_mapping_mut, load_str};
 use serde_yaml_ng::{Mapping, Value};
 
 /// `GET` of the plugins list, or of the plugins of `parent`.
-pub(super) fn list(cx: &Call, ix: &Index, parent: Option<Parent>) -> ApiResponse {
+pub(super) fn list(cx: &Call, ix: &Index, parent: Option<Parent>) -> Vec<Value> {
     let plugins = (0..ix.plugins.len()).filter(|&p| parent.is_none_or(|o| ix.in_scope(p, o)));
-    response::list(plugins.map(|p| views::plugin(cx.doc, ix, p)))
+    plugins.map(|p| views::plugin(cx.doc, ix, p)).collect()
 }
 
 /// `GET`, `PATCH`, `DELETE` of `/plugins/{id}`, or of `/{services|routes}/{x}/plugins/{id}`

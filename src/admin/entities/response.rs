@@ -1,5 +1,5 @@
-//! Kong's answer shapes for success and plain messages: `{"data":[...],"next":null}` lists,
-//! entities, 204s and `{"message":...}`.
+//! Kong's answer shapes for success and plain messages: entities, 204s and `{"message":...}`
+//! (lists and their pages are `paging`'s).
 //!
 //! decK and other Kong clients parse exactly these shapes, so they are structs serde_json writes,
 //! not text put together by hand: the answer is valid JSON whatever a stored config holds.
@@ -9,24 +9,10 @@ use super::model::ApiResponse;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
-/// Kong's list envelope.
-#[derive(Serialize)]
-struct List<'a> {
-    data: Vec<Json<'a>>,
-    /// Always null: every list fits on one page.
-    next: Option<()>,
-}
-
 /// Kong's plain answer (`{"message":"Not found"}`).
 #[derive(Serialize)]
 struct Message<'a> {
     message: &'a str,
-}
-
-pub(super) fn list(items: impl Iterator<Item = Value>) -> ApiResponse {
-    let items: Vec<Value> = items.collect();
-    let data = items.iter().map(Json).collect();
-    respond(200, &List { data, next: None })
 }
 
 pub(super) fn ok(status: u16, v: &Value) -> ApiResponse {
