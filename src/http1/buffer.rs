@@ -135,6 +135,28 @@ impl ReadBuf {
     }
 }
 
+/// Waits for `tcp` to be readable, holding no buffer, then reads what is there at once (no
+/// read stays in flight, so the buffer's storage is taken and can be given back right away).
+/// Ends with `Ok(0)` once `deadline` has expired.
+pub(crate) async fn read_when_ready(
+    tcp: &monoio::net::TcpStream,
+    buf: &mut ReadBuf,
+    deadline: &crate::deadline::Deadline,
+) -> std::io::Result<usize> {
+    loop {
+        if deadline.expired() {
+            return Ok(0);
+        }
+        // Errors and hang-ups show up in the read that follows.
+        let _ = tcp.readable(false).await;
+        match buf.fill_now(std::os::fd::AsRawFd::as_raw_fd(tcp)) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,7 +115,7 @@ impl ClientConn {
         let read = match &self.stream {
             ClientIo::Plain(tcp) if lean => {
                 self.buf.release();
-                crate::upstream::exchange::read_when_ready(tcp, &mut self.buf, &self.deadline).await
+                super::buffer::read_when_ready(tcp, &mut self.buf, &self.deadline).await
             }
             _ => self.fill().await,
         };

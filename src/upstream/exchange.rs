@@ -79,28 +79,6 @@ impl AttemptError {
     }
 }
 
-/// Waits for `tcp` to be readable, holding no buffer, then reads what is there at once (no
-/// read stays in flight, so the buffer's storage is taken and can be given back right away).
-/// Ends with `Ok(0)` once `deadline` has expired.
-pub(crate) async fn read_when_ready(
-    tcp: &TcpStream,
-    buf: &mut ReadBuf,
-    deadline: &Deadline,
-) -> std::io::Result<usize> {
-    loop {
-        if deadline.expired() {
-            return Ok(0);
-        }
-        // Errors and hang-ups show up in the read that follows.
-        let _ = tcp.readable(false).await;
-        match buf.fill_now(tcp.as_raw_fd()) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            other => return other,
-        }
-    }
-}
-
 /// Opens a new connection to `peer`, trying each resolved address within one overall timeout.
 pub async fn connect(
     peer: &HttpPeer,
@@ -249,7 +227,7 @@ impl UpstreamConn {
         let read = match &self.io {
             UpstreamIo::Plain(tcp) if quiet && self.buf.is_empty() => {
                 self.buf.release();
-                read_when_ready(tcp, &mut self.buf, &self.deadline).await
+                crate::http1::buffer::read_when_ready(tcp, &mut self.buf, &self.deadline).await
             }
             _ if self.deadline.expired() => Ok(0),
             _ => self.buf.fill(&mut self.io).await,
