@@ -1,4 +1,5 @@
-//! The merger thread: sums every core's reports and sends each core the totals.
+//! The merger thread: sums every core's reports and sends each core the totals (and, in a
+//! fleet, the other nodes' usage the fleet thread hands it, kept apart from this node's own).
 //!
 //! It is the only place that sees all cores, and it runs on its own thread, so it may block on
 //! its channel; workers never do (they `try_send` and `try_recv` on their merge tick).
@@ -36,13 +37,32 @@ impl Default for MergedTarget {
     }
 }
 
-/// What the merger sends back: totals, and per core the last report they include.
+/// Usage the other nodes of a fleet counted, per target, as of this node's last fleet sync
+/// (requests, tokens and cost; never failures: circuit breakers stay per node).
+pub type RemoteTotals = HashMap<TargetKey, Tally>;
+
+/// What the merger sends back: this node's totals, per core the last report they include, and
+/// the other nodes' usage.
+///
+/// A core balances on `targets` + `others` + its own unacknowledged and pending deltas. Each
+/// count is in exactly one of them: `targets` holds every report of this node up to `acked`;
+/// `others` is the fleet total minus exactly what this node wrote in the same sync (see
+/// `fleet::usage`), so nothing of this node's is in it.
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
     pub acked: Vec<u64>,
     pub targets: HashMap<TargetKey, MergedTarget>,
     /// Rate-limit counters, with each core's part (`stats::limits`).
     pub limits: MergedLimits,
+    /// Empty unless `--redis` is given.
+    pub others: Arc<RemoteTotals>,
+}
+
+impl Merged {
+    /// The other nodes' usage of `key` (zero outside a fleet).
+    pub fn others_of(&self, key: &TargetKey) -> Tally {
+        self.others.get(key).copied().unwrap_or_default()
+    }
 }
 
 /// The channels workers use; cloned into each worker at start.
@@ -55,6 +75,8 @@ pub struct MergerHandle {
     /// Rate-limit counts from no core (tokens the tokenizer thread counted).
     pub limit_extra: Sender<Vec<LimitExtra>>,
     pub merged: Vec<Receiver<Arc<Merged>>>,
+    /// Where the fleet sync thread hands over the other nodes' usage after each sync.
+    pub remote: Sender<Arc<RemoteTotals>>,
 }
 
 /// Starts the merger for `cores` workers, broadcasting at most once per `interval`.
@@ -67,6 +89,8 @@ pub fn spawn(
     let (report_tx, report_rx) = bounded::<CoreReport>(cores * 64);
     let (extra_tx, extra_rx) = bounded::<Counted>(4096);
     let (limit_tx, limit_rx) = bounded::<Vec<LimitExtra>>(4096);
+    // The fleet thread sends at most once per sync interval; only the newest matters.
+    let (remote_tx, remote_rx) = bounded::<Arc<RemoteTotals>>(4);
     let mut senders = Vec::with_capacity(cores);
     let mut receivers = Vec::with_capacity(cores);
     for _ in 0..cores {
@@ -81,8 +105,12 @@ pub fn spawn(
         .name("llmux-merger".into())
         .spawn(move || {
             run(
-                report_rx,
-                (extra_rx, limit_rx),
+                Inputs {
+                    reports: report_rx,
+                    extra: extra_rx,
+                    limit_extra: limit_rx,
+                    remote: remote_rx,
+                },
                 senders,
                 interval,
                 shared,
@@ -95,17 +123,32 @@ pub fn spawn(
         counted: extra_tx,
         limit_extra: limit_tx,
         merged: receivers,
+        remote: remote_tx,
     })
 }
 
-fn run(
+/// What flows into the merger.
+struct Inputs {
     reports: Receiver<CoreReport>,
-    (extra, limit_extra): (Receiver<Counted>, Receiver<Vec<LimitExtra>>),
+    extra: Receiver<Counted>,
+    /// Rate-limit counts from no core (`LimitExtra`).
+    limit_extra: Receiver<Vec<LimitExtra>>,
+    remote: Receiver<Arc<RemoteTotals>>,
+}
+
+fn run(
+    inputs: Inputs,
     cores: Vec<Sender<Arc<Merged>>>,
     interval: Duration,
     registry: SharedRegistry,
     histogram_log: Option<Sender<Histogram<u64>>>,
 ) {
+    let Inputs {
+        reports,
+        extra,
+        limit_extra,
+        remote,
+    } = inputs;
     let mut state = Merged {
         acked: vec![0; cores.len()],
         ..Merged::default()
@@ -143,6 +186,10 @@ fn run(
         if last_expiry.elapsed() >= Duration::from_secs(1) {
             expire(&mut state.limits, super::limits::unix_seconds());
             last_expiry = Instant::now();
+        }
+        while let Ok(others) = remote.try_recv() {
+            state.others = others;
+            dirty = true;
         }
         if dirty && last_sent.elapsed() >= interval / 2 {
             let snapshot = Arc::new(state.clone());
@@ -237,6 +284,48 @@ mod tests {
         assert_eq!(t.tally.requests, 2);
         assert_eq!(t.e2e.value(now), Some(100.0));
         assert_eq!(t.tpot.value(now), Some(10.0));
+    }
+
+    #[test]
+    fn thread_passes_the_other_nodes_usage_to_every_core_beside_its_own_totals() {
+        let handle = spawn(1, Duration::from_millis(5), None).unwrap();
+        let key = key("k");
+        let own = Tally {
+            total_tokens: 7,
+            ..Tally::default()
+        };
+        handle
+            .reports
+            .send(CoreReport {
+                core: 0,
+                seq: 1,
+                tallies: vec![(key.clone(), own)],
+                ..CoreReport::default()
+            })
+            .unwrap();
+        let mut others = RemoteTotals::new();
+        others.insert(
+            key.clone(),
+            Tally {
+                total_tokens: 100,
+                ..Tally::default()
+            },
+        );
+        handle.remote.send(Arc::new(others)).unwrap();
+        // Broadcasts come while something changed; the one after both inputs carries both.
+        loop {
+            let m = handle.merged[0]
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap();
+            if m.others_of(&key).total_tokens == 100 && m.targets.contains_key(&key) {
+                // Kept apart: the node's own totals are not mixed with the fleet's.
+                assert_eq!(m.targets[&key].tally.total_tokens, 7);
+                break;
+            }
+        }
+        let reg = handle.registry.lock().unwrap();
+        let m = reg.merged.as_ref().unwrap();
+        assert_eq!(m.others_of(&key).total_tokens, 100);
     }
 
     #[test]
