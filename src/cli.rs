@@ -328,6 +328,11 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
     for w in &loaded.warnings {
         crate::warn!("{w}");
     }
+    if redis.is_none() {
+        for w in crate::fleet::limits::KnownLimits::of(&config).without_fleet() {
+            crate::warn!("{w}");
+        }
+    }
     let store = EntityStore::from_text(&text)
         .map_err(|e| format!("the Admin API cannot read this config: {e}"))?;
     let (resolved, dns_warnings) = Resolved::for_config(&config);
@@ -384,7 +389,16 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
             let interval = Duration::from_millis(args.fleet_sync_ms);
             let registry = server.registry.clone();
             let merger = server.fleet_remote.clone();
-            match Fleet::start(url, interval, node.clone(), &config, registry, merger) {
+            let limits = server.fleet_limits.clone();
+            match Fleet::start(
+                url,
+                interval,
+                node.clone(),
+                &config,
+                registry,
+                merger,
+                limits,
+            ) {
                 Ok(f) => Some(f),
                 Err(e) => {
                     server.stop();

@@ -46,19 +46,35 @@ pub struct LimitExtra {
     pub amount: f64,
 }
 
+/// What the other nodes of a fleet counted in one window of one limiter, as of this node's last
+/// fleet sync: every identity the fleet has counted there, this node's own share taken out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteWindow {
+    pub limiter: Arc<str>,
+    pub window: Window,
+    pub others: Vec<(Box<[u8]>, f64)>,
+}
+
 /// A counter's merged state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CounterTotal {
     /// Every core's last reported count, by core.
     pub per_core: Vec<f64>,
-    /// Counts from no core (tokenizer) and from other nodes.
+    /// Counts from no core of this node (the tokenizer thread's).
     pub extra: f64,
+    /// The other nodes' counts (`policy: redis`, with `--redis`).
+    pub remote: f64,
     pub total: f64,
 }
 
 impl CounterTotal {
     fn sum(&mut self) {
-        self.total = self.per_core.iter().sum::<f64>() + self.extra;
+        self.total = self.per_core.iter().sum::<f64>() + self.extra + self.remote;
+    }
+
+    /// What this node counted (every core and the tokenizer), without the other nodes'.
+    pub fn node(&self) -> f64 {
+        self.total - self.remote
     }
 
     /// What core `core` contributed to `total`.
@@ -136,6 +152,52 @@ pub fn apply_extra(limits: &mut MergedLimits, extra: Vec<LimitExtra>) {
     }
 }
 
+/// Takes the other nodes' counts for the windows a fleet sync read: every counter of such a
+/// window gets its `remote` part from the sync (zero for an identity no other node counted).
+/// Returns whether anything changed; a limiter whose remote parts are as they were is not
+/// copied (workers may share it).
+pub fn apply_remote(limits: &mut MergedLimits, windows: Vec<RemoteWindow>) -> bool {
+    let mut changed = false;
+    for w in windows {
+        let same = match limits.get(&w.limiter) {
+            Some(totals) => same_remote(totals, &w),
+            None => w.others.is_empty(),
+        };
+        if same {
+            continue;
+        }
+        changed = true;
+        let totals = Arc::make_mut(limits.entry(w.limiter).or_default());
+        for list in totals.identities.values_mut() {
+            for (window, c) in list.iter_mut() {
+                if *window == w.window && c.remote != 0.0 {
+                    c.remote = 0.0;
+                    c.sum();
+                }
+            }
+        }
+        for (identity, others) in w.others {
+            let c = totals.counter_mut(&identity, w.window);
+            c.remote = others.max(0.0);
+            c.sum();
+        }
+    }
+    changed
+}
+
+/// Whether `totals` already holds exactly `w`'s remote parts.
+fn same_remote(totals: &LimiterTotals, w: &RemoteWindow) -> bool {
+    let held = (totals.identities.values().flatten())
+        .filter(|(window, c)| *window == w.window && c.remote != 0.0)
+        .count();
+    held == w.others.len()
+        && (w.others.iter()).all(|(identity, others)| {
+            totals
+                .counter(identity, w.window)
+                .is_some_and(|c| c.remote == others.max(0.0))
+        })
+}
+
 /// Drops counters whose windows no estimate reads any more, and limiters left empty.
 pub fn expire(limits: &mut MergedLimits, now_s: u64) {
     limits.retain(|_, totals| {
@@ -199,6 +261,50 @@ mod tests {
         assert_eq!(
             (c.total, c.own(0), c.own(1), c.own(7)),
             (8.5, 5.0, 2.0, 0.0)
+        );
+        let w = Window {
+            seconds: 60,
+            start: 60,
+        };
+        let first = RemoteWindow {
+            limiter: Arc::from("rl"),
+            window: w,
+            others: vec![
+                (b"c:alice".as_slice().into(), 10.0),
+                (b"c:bob".as_slice().into(), 4.0),
+            ],
+        };
+        assert!(apply_remote(&mut m, vec![first.clone()]));
+        let shared = m[&Arc::from("rl")].clone();
+        assert!(!apply_remote(&mut m, vec![first]), "the same counts again");
+        assert!(
+            Arc::ptr_eq(&shared, &m[&Arc::from("rl")]),
+            "unchanged: not copied"
+        );
+        let none = RemoteWindow {
+            limiter: Arc::from("other"),
+            window: w,
+            others: Vec::new(),
+        };
+        assert!(!apply_remote(&mut m, vec![none]));
+        assert!(!m.contains_key(&Arc::from("other")));
+        let alice = m[&Arc::from("rl")].counter(b"c:alice", w).unwrap().clone();
+        assert_eq!((alice.total, alice.node(), alice.own(0)), (18.5, 8.5, 5.0));
+        let bob = m[&Arc::from("rl")].counter(b"c:bob", w).unwrap().clone();
+        assert_eq!((bob.total, bob.node()), (4.0, 0.0));
+        // A later sync in which bob is gone from the fleet's counts.
+        assert!(apply_remote(
+            &mut m,
+            vec![RemoteWindow {
+                limiter: Arc::from("rl"),
+                window: w,
+                others: vec![(b"c:alice".as_slice().into(), 11.0)],
+            }],
+        ));
+        assert_eq!(m[&Arc::from("rl")].counter(b"c:bob", w).unwrap().total, 0.0);
+        assert_eq!(
+            m[&Arc::from("rl")].counter(b"c:alice", w).unwrap().total,
+            19.5
         );
         expire(&mut m, 179);
         assert_eq!(m.len(), 1);

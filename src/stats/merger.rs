@@ -4,7 +4,9 @@
 //! It is the only place that sees all cores, and it runs on its own thread, so it may block on
 //! its channel; workers never do (they `try_send` and `try_recv` on their merge tick).
 
-use super::limits::{apply_extra, apply_reports, expire, LimitExtra, MergedLimits};
+use super::limits::{
+    apply_extra, apply_remote, apply_reports, expire, LimitExtra, MergedLimits, RemoteWindow,
+};
 use super::peak_ewma::PeakEwma;
 use super::registry::{Registry, SharedRegistry};
 use super::{CoreReport, LatencySample, Tally};
@@ -77,6 +79,8 @@ pub struct MergerHandle {
     pub merged: Vec<Receiver<Arc<Merged>>>,
     /// Where the fleet sync thread hands over the other nodes' usage after each sync.
     pub remote: Sender<Arc<RemoteTotals>>,
+    /// Where it hands over the other nodes' rate-limit counts (`policy: redis`).
+    pub limit_remote: Sender<Vec<RemoteWindow>>,
 }
 
 /// Starts the merger for `cores` workers, broadcasting at most once per `interval`.
@@ -91,6 +95,7 @@ pub fn spawn(
     let (limit_tx, limit_rx) = bounded::<Vec<LimitExtra>>(4096);
     // The fleet thread sends at most once per sync interval; only the newest matters.
     let (remote_tx, remote_rx) = bounded::<Arc<RemoteTotals>>(4);
+    let (limit_remote_tx, limit_remote_rx) = bounded::<Vec<RemoteWindow>>(16);
     let mut senders = Vec::with_capacity(cores);
     let mut receivers = Vec::with_capacity(cores);
     for _ in 0..cores {
@@ -110,6 +115,7 @@ pub fn spawn(
                     extra: extra_rx,
                     limit_extra: limit_rx,
                     remote: remote_rx,
+                    limit_remote: limit_remote_rx,
                 },
                 senders,
                 interval,
@@ -124,6 +130,7 @@ pub fn spawn(
         limit_extra: limit_tx,
         merged: receivers,
         remote: remote_tx,
+        limit_remote: limit_remote_tx,
     })
 }
 
@@ -134,6 +141,7 @@ struct Inputs {
     /// Rate-limit counts from no core (`LimitExtra`).
     limit_extra: Receiver<Vec<LimitExtra>>,
     remote: Receiver<Arc<RemoteTotals>>,
+    limit_remote: Receiver<Vec<RemoteWindow>>,
 }
 
 fn run(
@@ -148,6 +156,7 @@ fn run(
         extra,
         limit_extra,
         remote,
+        limit_remote,
     } = inputs;
     let mut state = Merged {
         acked: vec![0; cores.len()],
@@ -190,6 +199,9 @@ fn run(
         while let Ok(others) = remote.try_recv() {
             state.others = others;
             dirty = true;
+        }
+        while let Ok(windows) = limit_remote.try_recv() {
+            dirty |= apply_remote(&mut state.limits, windows);
         }
         if dirty && last_sent.elapsed() >= interval / 2 {
             let snapshot = Arc::new(state.clone());
