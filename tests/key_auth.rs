@@ -443,3 +443,100 @@ plugins:
     }
     assert!(!stderr.contains("same-secret"), "{stderr}");
 }
+
+#[test]
+fn the_secured_example_config_loads_and_guards_the_provider() {
+    let env = [
+        ("DECK_OPENAI_API_KEY", "sk-provider-secret"),
+        ("DECK_ALICE_KEY", "alice-example-key"),
+        ("DECK_BOB_KEY", "bob-example-key"),
+        ("DECK_CI_KEY", "ci-example-key"),
+    ];
+    let (status, stdout, stderr) = run_cli(&["validate", "--config", "config/secured.yaml"], &env);
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("OK"), "{stdout}");
+    for (_, secret) in env {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{stdout}{stderr}"
+        );
+    }
+
+    // Served as written, but with the `fast` target sent to a recording provider.
+    let up = provider();
+    let text = std::fs::read_to_string("config/secured.yaml").expect("config/secured.yaml");
+    let yaml = text.replace(
+        "model_alias: fast\n",
+        &format!(
+            "model_alias: fast\n            options: {{upstream_url: \"{}\"}}\n",
+            up.url("/v1/chat/completions")
+        ),
+    );
+    assert_ne!(yaml, text, "the example still has a `fast` target");
+    let gw = Gateway::start_with(
+        &yaml,
+        GatewayOpts {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..GatewayOpts::default()
+        },
+    );
+    assert!(
+        gw.wait_for_stderr("counts on this node only", WAIT),
+        "no --redis: the fleet-wide token budget says it counts per node\n{}",
+        gw.stderr()
+    );
+    const PATH: &str = "/v1/chat/completions";
+    let r = post_json(gw.addr(), PATH, CHAT, &[]);
+    assert_kong_error(&r, 401, "No API key found in request");
+    let r = post_json(
+        gw.addr(),
+        PATH,
+        CHAT,
+        &[("Authorization", "Bearer sk-guess")],
+    );
+    assert_kong_error(&r, 401, "Unauthorized");
+
+    // What `openai.OpenAI(api_key=DECK_ALICE_KEY)` sends.
+    let alice = post_json(
+        gw.addr(),
+        PATH,
+        CHAT,
+        &[("Authorization", "Bearer alice-example-key")],
+    );
+    assert_eq!(alice.status, 200, "{}", alice.body_str());
+    assert_eq!(alice.header("X-RateLimit-Limit-Minute"), Some("60"));
+    assert_eq!(alice.header("X-RateLimit-Remaining-Minute"), Some("59"));
+    assert_eq!(
+        alice.header("X-AI-RateLimit-Limit-3600-openai"),
+        Some("100000")
+    );
+    assert_eq!(
+        alice.header("X-AI-RateLimit-Limit-86400-openai"),
+        Some("1000000")
+    );
+    let ci = post_json(gw.addr(), PATH, CHAT, &[("apikey", "ci-example-key")]);
+    assert_eq!(ci.status, 200, "{}", ci.body_str());
+    assert_eq!(
+        ci.header("X-RateLimit-Limit-Minute"),
+        Some("10"),
+        "ci's own limit"
+    );
+
+    let seen = up.wait_for_requests(2, WAIT);
+    assert_eq!(
+        seen[0].header_all("Authorization"),
+        vec!["Bearer sk-provider-secret"]
+    );
+    assert_eq!(seen[0].header("X-Consumer-Username"), Some("alice"));
+    assert_eq!(
+        seen[0].header("X-Consumer-Groups"),
+        None,
+        "hide_groups_header"
+    );
+    assert_eq!(seen[1].header("X-Consumer-Username"), Some("ci"));
+    assert_eq!(seen[1].header("apikey"), None, "hide_credentials");
+    assert!(!seen[0].head_str().contains("alice-example-key"));
+}
