@@ -2,15 +2,21 @@
 //! whose types the schema walk has already checked. Missing required keys and Kong's entity checks
 //! are reported here; values of the wrong type were reported by the walk and are skipped quietly.
 
+use super::env::AwsEnv;
 use super::error::Diag;
 use super::target_id::TargetId;
-use super::types::{Auth, Provider, RouteType, TargetConfig};
-use super::upstream_url::{build, parse_url, provider_url, Azure, ParsedUrl};
+use super::types::{Auth, AwsSigning, Provider, ProviderOptions, RouteType, TargetConfig, Wire};
+use super::upstream_url::{
+    build, model_path_prefix, parse_url, provider_url, stream_path, Azure, ParsedUrl, UrlParts,
+    Vertex,
+};
 use super::value::{get, get_bool, get_int, get_num, get_str, join};
 use serde_yaml_ng::Value;
 use std::sync::Arc;
 
 const AZURE_API_VERSION: &str = "2023-05-15";
+/// Anthropic's API version when `model.options.anthropic_version` is not set (Kong's default).
+const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// `t` is a target mapping (for `ai-proxy`, the plugin's `config` itself).
 pub(crate) fn build_target(
@@ -18,6 +24,7 @@ pub(crate) fn build_target(
     path: &str,
     index: usize,
     plugin_id: &str,
+    aws_env: &AwsEnv,
     d: &mut Diag,
 ) -> Option<TargetConfig> {
     let route_type = match get(t, "route_type") {
@@ -57,14 +64,70 @@ pub(crate) fn build_target(
     let auth_path = join(path, "auth");
     let (auth, query_param) = build_auth(get(t, "auth"), &auth_path, d);
 
-    let url = upstream(provider, route_type, options, &options_path, d);
+    let model_name = get_str(model, "name").map(str::to_string);
+    let wire = provider.and_then(|p| wire(p, options, &options_path, d));
+    let aws = match provider {
+        Some(Provider::Bedrock) => aws_signing(
+            get(t, "auth"),
+            &auth_path,
+            options,
+            &options_path,
+            aws_env,
+            d,
+        ),
+        _ => None,
+    };
+    let url = upstream(
+        provider,
+        route_type,
+        model_name.as_deref(),
+        aws.as_ref().map(|a| a.region.as_str()),
+        options,
+        &options_path,
+        &model_path,
+        d,
+    );
     let logging = get(t, "logging");
     let upstream = build(
         url?,
         query_param.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
     );
     let provider = provider?;
-    let model_name = get_str(model, "name").map(str::to_string);
+    if let (Some(w), Some(rt)) = (wire, route_type) {
+        check_route_type(provider, w, rt, &join(path, "route_type"), d);
+    }
+    if let Some(w) = wire {
+        warn_irrelevant(
+            provider,
+            w,
+            options,
+            &options_path,
+            get(t, "auth"),
+            &auth_path,
+            d,
+        );
+    }
+    let opt_bool = |rec: &str, k: &str| {
+        options
+            .and_then(|o| get(o, rec))
+            .and_then(|r| get_bool(r, k))
+    };
+    let provider_options = ProviderOptions {
+        top_k: options.and_then(|o| get_int(o, "top_k")),
+        anthropic_version: options
+            .and_then(|o| get_str(o, "anthropic_version"))
+            .unwrap_or(ANTHROPIC_VERSION)
+            .to_string(),
+        stream_path: stream_path(provider, &upstream.path_and_query),
+        model_path_prefix: model_path_prefix(provider, &upstream.path_and_query),
+        aws,
+        bedrock_latency: options
+            .and_then(|o| get(o, "bedrock"))
+            .and_then(|b| get_str(b, "performance_config_latency"))
+            .map(str::to_string),
+        hf_use_cache: opt_bool("huggingface", "use_cache"),
+        hf_wait_for_model: opt_bool("huggingface", "wait_for_model"),
+    };
     let model_alias = get_str(model, "model_alias").map(str::to_string);
     let key = Arc::new(TargetId {
         plugin: plugin_id.to_string(),
@@ -89,6 +152,8 @@ pub(crate) fn build_target(
         output_cost: opt_num("output_cost"),
         upstream,
         auth: auth?,
+        wire: wire?,
+        options: provider_options,
         description: get_str(t, "description").map(str::to_string),
         log_statistics: logging
             .and_then(|l| get_bool(l, "log_statistics"))
@@ -101,15 +166,20 @@ pub(crate) fn build_target(
 }
 
 /// `model.options.upstream_url` verbatim, else the provider's own URL. `options_path` is the YAML
-/// path of `model.options`.
+/// path of `model.options`, `model_path` that of `model`.
+#[allow(clippy::too_many_arguments)]
 fn upstream(
     provider: Option<Provider>,
     route_type: Option<RouteType>,
+    model_name: Option<&str>,
+    aws_region: Option<&str>,
     options: Option<&Value>,
     options_path: &str,
+    model_path: &str,
     d: &mut Diag,
 ) -> Option<ParsedUrl> {
     let opt = |k: &str| options.and_then(|o| get_str(o, k));
+    let rec = |r: &str, k: &str| options.and_then(|o| get(o, r)).and_then(|r| get_str(r, k));
     let url_path = join(options_path, "upstream_url");
     if provider == Some(Provider::Azure) {
         for key in ["azure_instance", "azure_deployment_id"] {
@@ -122,13 +192,6 @@ fn upstream(
         return parse_url(u).map_err(|m| d.err(&url_path, m)).ok();
     }
     let provider = provider?;
-    if provider == Provider::Vllm {
-        d.err(
-            &url_path,
-            "is required for provider vllm (OpenAI-compatible servers)",
-        );
-        return None;
-    }
     let azure = match (opt("azure_instance"), opt("azure_deployment_id")) {
         (Some(instance), Some(deployment_id)) => Some(Azure {
             instance,
@@ -139,14 +202,221 @@ fn upstream(
         _ if provider == Provider::Azure => return None,
         _ => None,
     };
-    match provider_url(provider, route_type?, azure) {
+    let vertex = match (
+        rec("gemini", "api_endpoint"),
+        rec("gemini", "project_id"),
+        rec("gemini", "location_id"),
+    ) {
+        (None, None, None) => None,
+        (Some(api_endpoint), Some(project_id), Some(location_id)) => Some(Vertex {
+            api_endpoint,
+            project_id,
+            location_id,
+        }),
+        _ => {
+            d.err(
+                &join(options_path, "gemini"),
+                "all or none of `api_endpoint`, `project_id`, `location_id` must be set (Vertex AI)",
+            );
+            return None;
+        }
+    };
+    if provider == Provider::Bedrock && aws_region.is_none() {
+        // Reported where the signing settings were resolved.
+        return None;
+    }
+    let parts = UrlParts {
+        azure,
+        model: model_name,
+        vertex,
+        aws_region,
+        dashscope_international: options
+            .and_then(|o| get(o, "dashscope"))
+            .and_then(|r| get_bool(r, "international")),
+        databricks_instance: rec("databricks", "workspace_instance_id"),
+    };
+    match provider_url(provider, route_type?, &parts) {
         Ok(u) => parse_url(&u).map_err(|m| d.err(&url_path, m)).ok(),
-        // Only a bad azure_instance gets here.
-        Err(m) => {
-            d.err(&join(options_path, "azure_instance"), m);
+        Err(e) if e.key == "name" => {
+            d.err(&join(model_path, "name"), e.message);
+            None
+        }
+        Err(e) => {
+            d.err(&join(options_path, e.key), e.message);
             None
         }
     }
+}
+
+/// The wire format from the provider and `llama2_format` / `mistral_format`.
+fn wire(
+    provider: Provider,
+    options: Option<&Value>,
+    options_path: &str,
+    d: &mut Diag,
+) -> Option<Wire> {
+    let opt = |k: &str| options.and_then(|o| get_str(o, k));
+    Some(match provider {
+        Provider::OpenAi
+        | Provider::Azure
+        | Provider::Deepseek
+        | Provider::Xai
+        | Provider::Cerebras
+        | Provider::Vllm
+        | Provider::Dashscope
+        | Provider::Databricks
+        | Provider::Huggingface => Wire::OpenAi,
+        Provider::Mistral => match opt("mistral_format") {
+            Some("ollama") => Wire::Ollama,
+            _ => Wire::OpenAi,
+        },
+        Provider::Anthropic => Wire::Anthropic,
+        Provider::Gemini => Wire::Gemini,
+        Provider::Bedrock => Wire::Bedrock,
+        Provider::Cohere => Wire::Cohere,
+        Provider::Ollama => Wire::Ollama,
+        Provider::Llama2 => match opt("llama2_format") {
+            Some("raw") => Wire::Llama2Raw,
+            Some("openai") => Wire::OpenAi,
+            Some("ollama") => Wire::Ollama,
+            _ => {
+                d.err(
+                    &join(options_path, "llama2_format"),
+                    "is required for provider llama2 (raw, openai or ollama)",
+                );
+                return None;
+            }
+        },
+    })
+}
+
+/// Route types a translated wire format can serve: chat everywhere; embeddings and completions
+/// only where llmux translates them; the Responses API only on OpenAI, Azure and xAI (Kong's
+/// list).
+fn check_route_type(provider: Provider, wire: Wire, rt: RouteType, path: &str, d: &mut Diag) {
+    let ok = match rt {
+        RouteType::Chat => true,
+        RouteType::Responses => {
+            matches!(provider, Provider::OpenAi | Provider::Azure | Provider::Xai)
+        }
+        RouteType::Completions | RouteType::Embeddings => wire == Wire::OpenAi,
+    };
+    if !ok {
+        d.err(
+            path,
+            format!("`{rt}` is not supported yet by llmux for provider {provider}"),
+        );
+    }
+}
+
+/// Provider-specific options set on a target of another provider do nothing: say so once each,
+/// so a misplaced key (a region on an OpenAI target) does not pass unnoticed.
+fn warn_irrelevant(
+    provider: Provider,
+    wire: Wire,
+    options: Option<&Value>,
+    options_path: &str,
+    auth: Option<&Value>,
+    auth_path: &str,
+    d: &mut Diag,
+) {
+    let uses_top_k = matches!(
+        wire,
+        Wire::Anthropic | Wire::Gemini | Wire::Cohere | Wire::Ollama | Wire::Llama2Raw
+    );
+    let option_keys: [(&str, bool); 10] = [
+        ("top_k", uses_top_k),
+        ("anthropic_version", provider == Provider::Anthropic),
+        ("llama2_format", provider == Provider::Llama2),
+        ("mistral_format", provider == Provider::Mistral),
+        ("bedrock", provider == Provider::Bedrock),
+        ("gemini", provider == Provider::Gemini),
+        ("huggingface", provider == Provider::Huggingface),
+        ("cohere", provider == Provider::Cohere),
+        ("dashscope", provider == Provider::Dashscope),
+        ("databricks", provider == Provider::Databricks),
+    ];
+    let irrelevant = |d: &mut Diag, path: String| {
+        d.warn(
+            &path,
+            format!("has no effect for provider {provider} and is ignored"),
+        );
+    };
+    for (key, used) in option_keys {
+        if !used && options.and_then(|o| get(o, key)).is_some() {
+            irrelevant(d, join(options_path, key));
+        }
+    }
+    if provider != Provider::Bedrock {
+        for key in ["aws_access_key_id", "aws_secret_access_key"] {
+            if auth.and_then(|a| get(a, key)).is_some() {
+                irrelevant(d, join(auth_path, key));
+            }
+        }
+    }
+}
+
+/// Bedrock's SigV4 settings: region from `model.options.bedrock.aws_region` or the environment,
+/// keys from `auth.aws_access_key_id`/`aws_secret_access_key` or the environment (with its
+/// session token). Missing pieces are load errors: every Bedrock request would fail.
+fn aws_signing(
+    auth: Option<&Value>,
+    auth_path: &str,
+    options: Option<&Value>,
+    options_path: &str,
+    env: &AwsEnv,
+    d: &mut Diag,
+) -> Option<AwsSigning> {
+    let region = options
+        .and_then(|o| get(o, "bedrock"))
+        .and_then(|b| get_str(b, "aws_region"))
+        .map(str::to_string)
+        .or_else(|| env.region.clone());
+    let key = |k: &str| auth.and_then(|a| get_str(a, k));
+    let keys = match (key("aws_access_key_id"), key("aws_secret_access_key")) {
+        (Some(id), Some(secret)) => Some((id.to_string(), secret.to_string(), None)),
+        (None, None) => match (&env.access_key_id, &env.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                Some((id.clone(), secret.clone(), env.session_token.clone()))
+            }
+            _ => {
+                d.err(
+                    auth_path,
+                    "AWS credentials not found: set `aws_access_key_id` and `aws_secret_access_key`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
+                );
+                None
+            }
+        },
+        _ => {
+            d.err(
+                auth_path,
+                "all or none of `aws_access_key_id`, `aws_secret_access_key` must be set",
+            );
+            None
+        }
+    };
+    let Some(region) = region else {
+        d.err(
+            &join(options_path, "bedrock.aws_region"),
+            "AWS region not specified anywhere (set it here, or AWS_REGION or AWS_DEFAULT_REGION)",
+        );
+        return None;
+    };
+    let (access_key_id, secret_access_key, session_token) = keys?;
+    for (name, value) in [
+        ("aws_access_key_id", &access_key_id),
+        ("aws_secret_access_key", &secret_access_key),
+    ] {
+        if value.contains(['\r', '\n']) || value.trim().is_empty() {
+            d.err(&join(auth_path, name), "is empty or contains a line break");
+        }
+    }
+    Some(AwsSigning {
+        region,
+        access_key_id,
+        secret_access_key,
+        session_token,
+    })
 }
 
 /// `(auth, query parameter)`. Enforces Kong's "all or none" groups and refuses what llmux cannot
@@ -165,7 +435,14 @@ fn build_auth(
             d.unsupported(&join(path, key), &format!("`{key}: true`"));
         }
     }
-    for key in ["header_name", "header_value", "param_name", "param_value"] {
+    for key in [
+        "header_name",
+        "header_value",
+        "param_name",
+        "param_value",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+    ] {
         if get_str(a, key).is_some_and(|s| s.trim_start().starts_with("{vault://")) {
             d.err(
                 &join(path, key),
@@ -244,7 +521,7 @@ mod tests {
     fn target(yaml: &str) -> (Option<TargetConfig>, Vec<String>) {
         let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
         let mut d = Diag::default();
-        let t = build_target(&v, "t", 0, "plugin", &mut d);
+        let t = build_target(&v, "t", 0, "plugin", &AwsEnv::default(), &mut d);
         (
             t,
             d.errors
@@ -317,6 +594,9 @@ mod tests {
             ]
         );
         let (_, errs) = target("route_type: llm/v1/chat\nmodel: {provider: vllm}");
-        assert_eq!(errs, vec!["t.model.options.upstream_url: is required for provider vllm (OpenAI-compatible servers)"]);
+        assert_eq!(
+            errs,
+            vec!["t.model.options.upstream_url: is required for provider vllm (a self-hosted server)"]
+        );
     }
 }

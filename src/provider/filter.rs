@@ -1,6 +1,11 @@
 //! What llmux does with a provider's response body on its way to the client: pass it through,
-//! or filter it, while reading the token usage for accounting.
+//! filter it, or translate it, while reading the token usage for accounting.
+//!
+//! The OpenAI-compatible variants are plain enum arms so that path costs no allocation or
+//! indirection; everything another provider needs goes through the one boxed
+//! [`Translated`](ResponseFilter::Translated) arm.
 
+use super::translate::Translate;
 use crate::http1::ResponseHead;
 use crate::usage::{SseFilter, Usage, UsageParser};
 
@@ -15,6 +20,9 @@ pub(crate) enum ResponseFilter {
     Sse(Box<SseFilter>),
     /// Nothing to learn (errors, unknown content types): bytes pass through untouched.
     Off,
+    /// Another provider's answer rewritten into the client's API, or a native answer read for
+    /// usage (see `provider::translate`).
+    Translated(Box<dyn Translate>),
 }
 
 impl ResponseFilter {
@@ -34,7 +42,20 @@ impl ResponseFilter {
     /// The body the client gets may differ in length from the provider's (an event is
     /// hidden), so the provider's `Content-Length` cannot be passed on.
     pub(crate) fn changes_length(&self) -> bool {
-        matches!(self, ResponseFilter::Sse(f) if f.hides_usage_event())
+        match self {
+            ResponseFilter::Sse(f) => f.hides_usage_event(),
+            ResponseFilter::Translated(t) => t.changes_length(),
+            _ => false,
+        }
+    }
+
+    /// The client's `Content-Type` when it is not the provider's (a translated answer: JSON, or
+    /// SSE for a Bedrock or Ollama stream). The relay's one hook for translated heads.
+    pub(crate) fn content_type(&self) -> Option<&'static str> {
+        match self {
+            ResponseFilter::Translated(t) => t.content_type(),
+            _ => None,
+        }
     }
 
     /// Passes `data` on into `out` (as the client should see it), learning from it on the way.
@@ -50,13 +71,16 @@ impl ResponseFilter {
             }
             ResponseFilter::Sse(filter) => filter.feed(data, out),
             ResponseFilter::Off => out.extend_from_slice(data),
+            ResponseFilter::Translated(t) => t.feed(data, out),
         }
     }
 
     /// The body ended: anything held back goes into `out`.
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
-        if let ResponseFilter::Sse(filter) = self {
-            filter.finish(out);
+        match self {
+            ResponseFilter::Sse(filter) => filter.finish(out),
+            ResponseFilter::Translated(t) => t.finish(out),
+            _ => {}
         }
     }
 
@@ -66,6 +90,7 @@ impl ResponseFilter {
             ResponseFilter::Json(body) => parser.parse(body),
             ResponseFilter::Sse(filter) => filter.usage(),
             ResponseFilter::Off => None,
+            ResponseFilter::Translated(t) => t.usage(),
         }
     }
 
@@ -75,6 +100,7 @@ impl ResponseFilter {
             ResponseFilter::Json(body) => Some(parser.completion_text(body).unwrap_or_default()),
             ResponseFilter::Sse(filter) => Some(filter.completion_text().to_string()),
             ResponseFilter::Off => None,
+            ResponseFilter::Translated(t) => t.completion_text(),
         }
     }
 
@@ -86,6 +112,7 @@ impl ResponseFilter {
                 std::borrow::Cow::Owned(filter.completion_text().as_bytes().to_vec())
             }
             ResponseFilter::Off => std::borrow::Cow::Borrowed(b""),
+            ResponseFilter::Translated(t) => t.logged_payload(),
         }
     }
 }

@@ -3,11 +3,10 @@
 //! only `model` spliced and a few members inserted, and the response passes through.
 
 use super::filter::ResponseFilter;
-use super::headers::{finish_head, start_head};
-use super::{Call, Outbound, Provider, Refusal, ResponsePlan};
+use super::headers::head_with_auth;
+use super::{Call, Outbound, Provider, Reading, Refusal, ResponsePlan};
 use crate::body::{quoted, BodyFacts, SplicedBody};
 use crate::config::{RouteType, TargetConfig};
-use crate::http1::headers::push;
 use crate::http1::ResponseHead;
 use crate::upstream::RequestBuf;
 
@@ -33,50 +32,63 @@ impl Provider for OpenAiCompatible {
             spliced.force_stream(facts);
         }
         // Ask a stream for its usage so it can be counted; the client, who did not ask, will
-        // not see the extra event (the response filter hides it).
+        // not see the extra event (the response filter hides it). The Responses API has no
+        // `stream_options`: its final event always carries the usage.
         let streaming = facts.stream || call.force_stream;
         let hide_usage = streaming
             && !facts.include_usage
-            && target.route_type != RouteType::Embeddings
+            && matches!(target.route_type, RouteType::Chat | RouteType::Completions)
             && spliced.ensure_include_usage(facts);
         let head = upstream_head(call, spliced.len());
+        let reading = match target.route_type {
+            RouteType::Responses => Reading::Responses,
+            _ => Reading::OpenAi,
+        };
         Ok(Outbound {
             request: RequestBuf::new(head, call.body.clone(), &spliced),
-            plan: ResponsePlan { hide_usage },
+            plan: ResponsePlan {
+                hide_usage,
+                reading,
+            },
         })
     }
 
     fn response_filter(&self, head: &ResponseHead, plan: &ResponsePlan) -> ResponseFilter {
-        ResponseFilter::for_openai(head, plan.hide_usage)
+        match plan.reading {
+            Reading::Responses => super::responses::filter(head),
+            _ => ResponseFilter::for_openai(head, plan.hide_usage),
+        }
     }
 }
 
 /// The provider's path, its `Host`, the client's end-to-end headers and the target's
-/// credentials: the configured auth header replaces the client's unless `allow_override` is set
-/// and the client sent one.
+/// credentials (plus Hugging Face's cache and model-loading switches, when configured).
 fn upstream_head(call: &Call<'_>, content_length: usize) -> Vec<u8> {
-    let (client, target) = (call.head, call.target);
-    let auth_name = target.auth.header.as_ref().map(|(n, _)| n.as_bytes());
-    let client_has_auth = auth_name.is_some_and(|n| {
-        client
-            .headers
-            .iter()
-            .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
-    });
-    let keep_client_auth = client_has_auth && target.auth.allow_override;
-    let mut out = start_head(
-        client,
-        &target.upstream.path_and_query,
-        &target.upstream.host_header,
-        |name| !keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)),
-    );
-    if let Some((name, value)) = &target.auth.header {
-        if !keep_client_auth {
-            push(&mut out, name.as_bytes(), value.as_bytes());
+    let options = &call.target.options;
+    let flag = |on: bool| -> &'static [u8] {
+        if on {
+            b"true"
+        } else {
+            b"false"
         }
+    };
+    let mut extra: [(&[u8], &[u8]); 2] = [(b"", b""); 2];
+    let mut n = 0;
+    if let Some(v) = options.hf_use_cache {
+        extra[n] = (b"x-use-cache", flag(v));
+        n += 1;
     }
-    finish_head(&mut out, content_length);
-    out
+    if let Some(v) = options.hf_wait_for_model {
+        extra[n] = (b"x-wait-for-model", flag(v));
+        n += 1;
+    }
+    head_with_auth(
+        call,
+        &call.target.upstream.path_and_query,
+        |_| false,
+        &extra[..n],
+        content_length,
+    )
 }
 
 /// Members inserted at the start of the body: option defaults the client did not set and the

@@ -47,7 +47,7 @@ pub(super) async fn run(
     t: usize,
     client: &mut ClientConn,
 ) -> Result<Attempt, ErrorResponse> {
-    let driver = provider::driver(req.target(t).provider);
+    let driver = provider::driver(req.target(t), req.config().llm_format);
     let outbound = match driver.request(&req.call(t)) {
         Ok(o) => o,
         Err(refusal) => {

@@ -4,10 +4,10 @@
 use super::candidates::candidates;
 use super::error::ErrorResponse;
 use crate::body::{BodyFacts, ScanError};
-use crate::config::{AiProxyConfig, ResponseStreaming, RouteType, TargetConfig};
+use crate::config::{AiProxyConfig, LlmFormat, ResponseStreaming, RouteType, TargetConfig};
 use crate::ctx::{PluginRuntime, WorkerCtx};
 use crate::http1::RequestHead;
-use crate::provider::Call;
+use crate::provider::{path_model, Call, PathModel};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,9 @@ pub(super) struct ProxyRequest<'a> {
     /// The client's body as received; shared with each attempt's vectored write.
     pub body: Rc<Vec<u8>>,
     pub facts: BodyFacts,
+    /// Native Gemini and Bedrock requests name their model (and whether they stream) in the
+    /// path instead of the body.
+    pub path_model: Option<PathModel>,
     /// `response_streaming: always` turned streaming on although the client did not ask.
     pub force_stream: bool,
     /// Target indices that may serve the request's `model`.
@@ -67,16 +70,26 @@ impl<'a> ProxyRequest<'a> {
     ) -> Result<ProxyRequest<'a>, ErrorResponse> {
         let facts = ctx.scanner.borrow_mut().scan(&body).map_err(scan_error)?;
         let config = &plugin.config;
+        let path_model = match config.llm_format {
+            format @ (LlmFormat::Gemini | LlmFormat::Bedrock) => {
+                Some(path_model(format, head.path()).ok_or_else(|| no_path_model(format))?)
+            }
+            _ => None,
+        };
+        let asked_stream = facts.stream || path_model.as_ref().is_some_and(|p| p.stream);
         let force_stream = match config.response_streaming {
-            ResponseStreaming::Deny if facts.stream => {
+            ResponseStreaming::Deny if asked_stream => {
                 return Err(ErrorResponse::streaming_denied())
             }
-            ResponseStreaming::Always => !facts.stream,
+            ResponseStreaming::Always => !asked_stream,
             _ => false,
         };
-        let model = facts.model.as_ref().map(|m| m.value.as_str());
+        let model = match &path_model {
+            Some(p) => Some(p.model.as_str()),
+            None => facts.model.as_ref().map(|m| m.value.as_str()),
+        };
         let candidates = candidates(config, model)?;
-        check_prompts(&config.targets[candidates[0]], &facts)?;
+        check_prompts(&config.targets[candidates[0]], config.llm_format, &facts)?;
         let tried = Vec::with_capacity(candidates.len());
         Ok(ProxyRequest {
             ctx,
@@ -84,6 +97,7 @@ impl<'a> ProxyRequest<'a> {
             head,
             body: Rc::new(body),
             facts,
+            path_model,
             force_stream,
             candidates,
             tried,
@@ -103,13 +117,16 @@ impl<'a> ProxyRequest<'a> {
         &self.plugin.config.targets[t]
     }
 
-    /// The `model` the client asked for.
+    /// The `model` the client asked for (in the body, or in the path for Gemini and Bedrock).
     pub fn client_model(&self) -> Option<&str> {
-        self.facts.model.as_ref().map(|m| m.value.as_str())
+        match &self.path_model {
+            Some(p) => Some(p.model.as_str()),
+            None => self.facts.model.as_ref().map(|m| m.value.as_str()),
+        }
     }
 
     pub fn streaming(&self) -> bool {
-        self.facts.stream || self.force_stream
+        self.facts.stream || self.force_stream || self.path_model.as_ref().is_some_and(|p| p.stream)
     }
 
     /// What a provider driver needs to build the request for target `t`.
@@ -120,6 +137,7 @@ impl<'a> ProxyRequest<'a> {
             body: &self.body,
             facts: &self.facts,
             force_stream: self.force_stream,
+            path_model: self.path_model.as_ref(),
         }
     }
 
@@ -158,11 +176,30 @@ fn scan_error(e: ScanError) -> ErrorResponse {
     }
 }
 
-fn check_prompts(target: &TargetConfig, facts: &BodyFacts) -> Result<(), ErrorResponse> {
+/// A native Gemini or Bedrock request whose path names no model and operation.
+fn no_path_model(format: LlmFormat) -> ErrorResponse {
+    let shape = match format {
+        LlmFormat::Gemini => ".../models/{model}:generateContent (or :streamGenerateContent, :countTokens)",
+        _ => ".../model/{model}/converse (or /converse-stream, /invoke, /invoke-with-response-stream)",
+    };
+    ErrorResponse::new(
+        400,
+        format!("llm_format {format} needs the model in the path: {shape}"),
+    )
+}
+
+/// The prompt a route type needs. Native Gemini (`contents`) and Hugging Face (`inputs`)
+/// bodies are the provider's to judge.
+fn check_prompts(
+    target: &TargetConfig,
+    format: LlmFormat,
+    facts: &BodyFacts,
+) -> Result<(), ErrorResponse> {
     let ok = match target.route_type {
+        _ if matches!(format, LlmFormat::Gemini | LlmFormat::Huggingface) => true,
         RouteType::Chat => facts.messages_non_empty,
         RouteType::Completions => facts.has_prompt,
-        RouteType::Embeddings => facts.has_input,
+        RouteType::Embeddings | RouteType::Responses => facts.has_input,
     };
     if ok {
         Ok(())

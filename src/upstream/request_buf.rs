@@ -50,6 +50,25 @@ impl RequestBuf {
         }
     }
 
+    /// A head and a body llmux wrote itself (a request translated for another provider).
+    pub fn from_parts(head: Vec<u8>, body: Vec<u8>) -> RequestBuf {
+        let mut iovecs = Vec::with_capacity(2);
+        for part in [&head, &body] {
+            if !part.is_empty() {
+                iovecs.push(libc::iovec {
+                    iov_base: part.as_ptr() as *mut libc::c_void,
+                    iov_len: part.len(),
+                });
+            }
+        }
+        RequestBuf {
+            iovecs,
+            _head: head,
+            _body: Rc::new(body),
+            _owned: Vec::new(),
+        }
+    }
+
     /// A buffer with nothing in it, standing in for one lost to a timed-out write.
     pub fn empty() -> RequestBuf {
         RequestBuf {
@@ -118,5 +137,13 @@ mod tests {
         assert!(String::from_utf8(expected)
             .unwrap()
             .contains(r#""model":"gpt-4o-mini""#));
+    }
+
+    #[test]
+    fn owned_parts_survive_a_move() {
+        let buf = RequestBuf::from_parts(b"POST / HTTP/1.1\r\n\r\n".to_vec(), b"{}".to_vec());
+        let moved = Box::new(buf);
+        assert_eq!(moved.to_vec(), b"POST / HTTP/1.1\r\n\r\n{}");
+        assert_eq!(RequestBuf::from_parts(Vec::new(), Vec::new()).len(), 0);
     }
 }
