@@ -14,7 +14,9 @@
 pub mod client;
 pub mod configs;
 pub mod gateway;
+pub mod providers;
 pub mod reply;
+pub mod sigv4;
 pub mod tls;
 pub mod upstream;
 pub mod wire;
@@ -22,6 +24,7 @@ pub mod wire;
 pub use client::*;
 pub use configs::*;
 pub use gateway::*;
+pub use providers::*;
 pub use reply::{json_string, reason_phrase, Reply};
 pub use tls::*;
 pub use upstream::*;
