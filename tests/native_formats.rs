@@ -138,3 +138,80 @@ fn anthropic_count_tokens_and_errors_pass_through() {
     assert_eq!(v["error"]["type"], "rate_limit_error");
     assert_eq!(v["type"], "error");
 }
+
+fn gemini_gateway(upstream: &RecordingUpstream) -> Gateway {
+    let t = ProviderTarget::new(
+        "gemini",
+        "flash",
+        "gemini-2.0-flash",
+        upstream.url("/v1beta/models/gemini-2.0-flash:generateContent"),
+    )
+    .header_auth("x-goog-api-key", "AIza-target");
+    Gateway::start(&providers_yaml(&[t], "      llm_format: gemini\n"))
+}
+
+#[test]
+fn gemini_routes_by_the_model_in_the_path() {
+    let events = [
+        r#"{"candidates":[{"content":{"parts":[{"text":"Hel"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3},"modelVersion":"gemini-2.0-flash"}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"lo"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5},"modelVersion":"gemini-2.0-flash"}"#,
+    ];
+    let upstream = RecordingUpstream::start(move |req| {
+        if req.path.contains(":streamGenerateContent") {
+            crlf_sse(&events)
+        } else {
+            Reply::json(
+                200,
+                r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":1,"totalTokenCount":5}}"#,
+            )
+        }
+    });
+    let gw = gemini_gateway(&upstream);
+    let body = r#"{"contents":[{"role":"user","parts":[{"text":"Hello"}]}],"generationConfig":{"thinkingConfig":{"thinkingBudget":0}}}"#;
+    let r = post_json(
+        gw.addr(),
+        "/v1beta/models/flash:generateContent?key=client-key",
+        body,
+        &[("x-goog-api-key", "client-key")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert!(r.body_str().contains(r#""text":"Hi""#));
+    let req = &upstream.wait_for_requests(1, WAIT)[0];
+    // The alias in the path became the real model; the client's key went nowhere.
+    assert_eq!(req.path, "/v1beta/models/gemini-2.0-flash:generateContent");
+    assert_eq!(req.header_all("x-goog-api-key"), ["AIza-target"]);
+    assert_eq!(req.body_str(), body);
+    wait_for_usage(&gw, 4, 1);
+
+    let r = post_json(
+        gw.addr(),
+        "/v1beta/models/flash:streamGenerateContent?alt=sse",
+        body,
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    let expected: String = events
+        .iter()
+        .map(|e| format!("data: {e}\r\n\r\n"))
+        .collect();
+    assert_eq!(r.body_str(), expected);
+    assert_eq!(
+        upstream.wait_for_requests(2, WAIT)[1].path,
+        "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+    );
+
+    let r = post_json(
+        gw.addr(),
+        "/v1beta/models/unknown:generateContent",
+        body,
+        &[],
+    );
+    assert_eq!(r.status, 400);
+    let r = post_json(gw.addr(), "/v1/chat/completions", body, &[]);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body_str().contains("needs the model in the path"),
+        "{}",
+        r.body_str()
+    );
+}

@@ -72,7 +72,7 @@ impl<'a> ProxyRequest<'a> {
         let config = &plugin.config;
         let path_model = match config.llm_format {
             format @ (LlmFormat::Gemini | LlmFormat::Bedrock) => {
-                Some(path_model(format, head.path()).ok_or_else(|| no_path_model(format))?)
+                Some(path_model(format, head.target()).ok_or_else(|| no_path_model(format))?)
             }
             _ => None,
         };

@@ -7,3 +7,6 @@ pub mod response;
 
 pub use request::request;
 pub use response::{error, response, GeminiStream};
+
+#[cfg(test)]
+mod tests;

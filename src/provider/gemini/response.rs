@@ -347,11 +347,15 @@ struct ErrorDetail<'a> {
 /// `{"error":{"code":400,"message":"...","status":"INVALID_ARGUMENT"}}` (or that object inside a
 /// one-element array) → OpenAI's error object, Google's status as the `code`.
 pub fn error(body: &[u8], status: u16, _hint: Option<&str>, out: &mut Vec<u8>) {
-    let parsed = serde_json::from_slice::<ErrorEnvelope<'_>>(body).or_else(|_| {
+    // serde reads a struct from an array too (positionally), so the shape is chosen first.
+    let is_array = body.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[');
+    let parsed = if is_array {
         serde_json::from_slice::<Vec<ErrorEnvelope<'_>>>(body)
             .map_err(|_| ())
             .and_then(|mut v| v.pop().ok_or(()))
-    });
+    } else {
+        serde_json::from_slice::<ErrorEnvelope<'_>>(body).map_err(|_| ())
+    };
     match parsed {
         Ok(e) => out::write_error(
             out,
