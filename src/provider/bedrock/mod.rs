@@ -10,3 +10,6 @@ pub mod stream;
 pub use request::request;
 pub use response::{error, response};
 pub use stream::BedrockStream;
+
+#[cfg(test)]
+mod tests;
