@@ -215,3 +215,51 @@ fn gemini_routes_by_the_model_in_the_path() {
         r.body_str()
     );
 }
+
+#[test]
+fn cohere_and_hugging_face_native_bodies_pass_through() {
+    let upstream = RecordingUpstream::start(|req| {
+        if req.path == "/v2/chat" {
+            Reply::json(
+                200,
+                r#"{"id":"c1","finish_reason":"COMPLETE","message":{"role":"assistant","content":[{"type":"text","text":"Hi"}]},"usage":{"billed_units":{"input_tokens":3,"output_tokens":2},"tokens":{"input_tokens":60,"output_tokens":2}}}"#,
+            )
+        } else {
+            Reply::json(200, r#"[{"generated_text":"Hello there"}]"#)
+        }
+    });
+    let cohere = ProviderTarget::new(
+        "cohere",
+        "command",
+        "command-a-03-2025",
+        upstream.url("/v2/chat"),
+    )
+    .header_auth("Authorization", "Bearer co-target");
+    let gw = Gateway::start(&providers_yaml(&[cohere], "      llm_format: cohere\n"));
+    let body = r#"{"model":"command","messages":[{"role":"user","content":"hello"}],"safety_mode":"OFF","citation_options":{"mode":"FAST"}}"#;
+    let r = post_json(
+        gw.addr(),
+        "/v2/chat",
+        body,
+        &[("Authorization", "Bearer client")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert!(r.body_str().contains(r#""billed_units""#));
+    let req = &upstream.wait_for_requests(1, WAIT)[0];
+    assert_eq!(
+        req.body_str(),
+        body.replace("\"command\"", "\"command-a-03-2025\"")
+    );
+    assert_eq!(req.header_all("Authorization"), ["Bearer co-target"]);
+    wait_for_usage(&gw, 3, 2);
+
+    let hf = ProviderTarget::new("huggingface", "hf", "gpt2", upstream.url("/models/gpt2"))
+        .header_auth("Authorization", "Bearer hf-target");
+    let gw = Gateway::start(&providers_yaml(&[hf], "      llm_format: huggingface\n"));
+    // Text-generation bodies carry no model and get none.
+    let body = r#"{"inputs":"Hello","parameters":{"max_new_tokens":5}}"#;
+    let r = post_json(gw.addr(), "/models/gpt2", body, &[]);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.body_str(), r#"[{"generated_text":"Hello there"}]"#);
+    assert_eq!(upstream.wait_for_requests(2, WAIT)[1].body_str(), body);
+}
