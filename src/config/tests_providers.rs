@@ -322,3 +322,75 @@ services:
         l.warnings
     );
 }
+
+/// Every example in `config/` loads (any environment variable it names is set), and only
+/// `_info` in the AI Gateway 2.x deck warns.
+#[test]
+fn example_configs_load() {
+    let examples: [(&str, &str); 15] = [
+        (
+            "anthropic.yaml",
+            include_str!("../../config/anthropic.yaml"),
+        ),
+        (
+            "claude-code.yaml",
+            include_str!("../../config/claude-code.yaml"),
+        ),
+        ("gemini.yaml", include_str!("../../config/gemini.yaml")),
+        ("bedrock.yaml", include_str!("../../config/bedrock.yaml")),
+        ("cohere.yaml", include_str!("../../config/cohere.yaml")),
+        ("ollama.yaml", include_str!("../../config/ollama.yaml")),
+        ("llama2.yaml", include_str!("../../config/llama2.yaml")),
+        (
+            "huggingface.yaml",
+            include_str!("../../config/huggingface.yaml"),
+        ),
+        (
+            "dashscope.yaml",
+            include_str!("../../config/dashscope.yaml"),
+        ),
+        (
+            "databricks.yaml",
+            include_str!("../../config/databricks.yaml"),
+        ),
+        (
+            "openai-compatible.yaml",
+            include_str!("../../config/openai-compatible.yaml"),
+        ),
+        (
+            "mixed-fleet.yaml",
+            include_str!("../../config/mixed-fleet.yaml"),
+        ),
+        (
+            "responses.yaml",
+            include_str!("../../config/responses.yaml"),
+        ),
+        (
+            "ai-gateway-2.yaml",
+            include_str!("../../config/ai-gateway-2.yaml"),
+        ),
+        (
+            "route-by-model-alias.yaml",
+            include_str!("../../config/route-by-model-alias.yaml"),
+        ),
+    ];
+    for (name, text) in examples {
+        let l = load_str(text, name, &|var| {
+            Some(
+                if var.contains("REGION") {
+                    "us-east-1"
+                } else {
+                    "value"
+                }
+                .to_string(),
+            )
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expected: &[&str] = if name == "ai-gateway-2.yaml" {
+            &["ai-gateway-2.yaml: _info: is not implemented by llmux and is ignored"]
+        } else {
+            &[]
+        };
+        assert_eq!(l.warnings, expected, "{name}");
+    }
+}
