@@ -134,7 +134,7 @@ const COHERE: &[F] = &[
             "search_document",
             "search_query",
         ]),
-        Warn,
+        Use,
     ),
     f("wait_for_model", BOOL, Warn),
 ];

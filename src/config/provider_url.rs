@@ -128,6 +128,16 @@ pub(crate) fn provider_url(
         },
         Provider::Gemini => {
             let model = model()?;
+            let method = match route_type {
+                RouteType::Embeddings if parts.vertex.is_some() => {
+                    return Err(missing(
+                        "gemini",
+                        "llm/v1/embeddings on Vertex AI is not supported yet by llmux (Google AI Studio is)",
+                    ))
+                }
+                RouteType::Embeddings => "batchEmbedContents",
+                _ => "generateContent",
+            };
             match &parts.vertex {
                 Some(v) => {
                     if !is_dns_name(v.api_endpoint) {
@@ -137,14 +147,14 @@ pub(crate) fn provider_url(
                         ));
                     }
                     format!(
-                        "https://{}/v1/projects/{}/locations/{}/publishers/google/models/{model}:generateContent",
+                        "https://{}/v1/projects/{}/locations/{}/publishers/google/models/{model}:{method}",
                         v.api_endpoint,
                         encode(v.project_id),
                         encode(v.location_id)
                     )
                 }
                 None => format!(
-                    "https://generativelanguage.googleapis.com/v1beta/models/{model}:generateContent"
+                    "https://generativelanguage.googleapis.com/v1beta/models/{model}:{method}"
                 ),
             }
         }

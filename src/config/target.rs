@@ -126,6 +126,10 @@ pub(crate) fn build_target(
             .map(str::to_string),
         hf_use_cache: opt_bool("huggingface", "use_cache"),
         hf_wait_for_model: opt_bool("huggingface", "wait_for_model"),
+        embedding_input_type: options
+            .and_then(|o| get(o, "cohere"))
+            .and_then(|c| get_str(c, "embedding_input_type"))
+            .map(str::to_string),
     };
     let model_alias = get_str(model, "model_alias").map(str::to_string);
     let key = Arc::new(TargetId {

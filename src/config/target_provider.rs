@@ -65,7 +65,13 @@ pub(super) fn check_route_type(
         RouteType::Responses => {
             matches!(provider, Provider::OpenAi | Provider::Azure | Provider::Xai)
         }
-        RouteType::Completions | RouteType::Embeddings => wire == Wire::OpenAi,
+        RouteType::Completions => wire == Wire::OpenAi,
+        RouteType::Embeddings => {
+            matches!(
+                wire,
+                Wire::OpenAi | Wire::Gemini | Wire::Cohere | Wire::Ollama
+            )
+        }
     };
     if !ok {
         d.err(

@@ -252,6 +252,30 @@ fn route_types_per_provider() {
         ["plugins[0].config.targets[0].route_type: `llm/v1/embeddings` is not supported yet by llmux for provider bedrock"]
     );
     assert!(rt("dashscope", "llm/v1/embeddings", "").is_empty());
+    assert!(rt("cohere", "llm/v1/embeddings", "").is_empty());
+    assert!(rt(
+        "ollama",
+        "llm/v1/embeddings",
+        ", options: {upstream_url: 'http://h/api/embed'}"
+    )
+    .is_empty());
+    assert!(rt("gemini", "llm/v1/embeddings", "").is_empty());
+    assert_eq!(
+        rt("gemini", "llm/v1/embeddings", ", options: {gemini: {api_endpoint: a.b, project_id: p, location_id: l}}"),
+        ["plugins[0].config.targets[0].model.options.gemini: llm/v1/embeddings on Vertex AI is not supported yet by llmux (Google AI Studio is)"]
+    );
+    assert_eq!(
+        rt("anthropic", "llm/v1/embeddings", ""),
+        ["plugins[0].config.targets[0].route_type: `llm/v1/embeddings` is not supported yet by llmux for provider anthropic"]
+    );
+    let t = target_of(
+        &one_target("route_type: llm/v1/embeddings\n      model: {provider: gemini, name: text-embedding-004}"),
+        &[],
+    );
+    assert_eq!(
+        t.upstream.display,
+        "https://generativelanguage.googleapis.com/v1beta/models/text-embedding-004:batchEmbedContents"
+    );
 }
 
 #[test]

@@ -368,6 +368,8 @@ pub struct ProviderOptions {
     /// `x-use-cache` / `x-wait-for-model` headers.
     pub hf_use_cache: Option<bool>,
     pub hf_wait_for_model: Option<bool>,
+    /// Cohere embeddings' `input_type` (`model.options.cohere.embedding_input_type`).
+    pub embedding_input_type: Option<String>,
 }
 
 impl fmt::Debug for ProviderOptions {
@@ -381,6 +383,7 @@ impl fmt::Debug for ProviderOptions {
             .field("bedrock_latency", &self.bedrock_latency)
             .field("hf_use_cache", &self.hf_use_cache)
             .field("hf_wait_for_model", &self.hf_wait_for_model)
+            .field("embedding_input_type", &self.embedding_input_type)
             .finish()
     }
 }
@@ -400,7 +403,7 @@ impl fmt::Debug for AwsSigning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwsSigning")
             .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
+            .field("access_key_id", &REDACTED)
             .field("secret_access_key", &REDACTED)
             .field(
                 "session_token",

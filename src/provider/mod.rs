@@ -25,6 +25,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod chat;
 pub mod cohere;
+pub mod embeddings;
 mod filter;
 pub mod gemini;
 mod headers;
@@ -87,6 +88,8 @@ pub(crate) enum Reading {
     Translated {
         wire: Wire,
         stream: bool,
+        /// An `llm/v1/embeddings` answer rather than a chat one.
+        embeddings: bool,
         ctx: ReplyCtx,
     },
     /// A provider's own format, passed through and read for usage.

@@ -5,13 +5,14 @@
 
 use super::bedrock::{self, sigv4};
 use super::chat::{model_name, ChatRequest, RequestCtx};
+use super::embeddings::{self, EmbeddingsRequest};
 use super::filter::ResponseFilter;
 use super::headers::{finish_head, head_with_auth, is_foreign, start_head};
 use super::translate::{ErrorBody, ErrorFn, EventStream, ReplyCtx, WholeBody};
 use super::{anthropic, cohere, gemini, llama2, ollama};
 use super::{Call, Outbound, Provider, Reading, Refusal, ResponsePlan};
 use crate::body::push_quoted;
-use crate::config::{TargetConfig, Wire};
+use crate::config::{RouteType, TargetConfig, Wire};
 use crate::http1::headers::push;
 use crate::http1::ResponseHead;
 use crate::upstream::RequestBuf;
@@ -22,6 +23,9 @@ pub(crate) struct Translated;
 impl Provider for Translated {
     fn request(&self, call: &Call<'_>) -> Result<Outbound, Refusal> {
         let target = call.target;
+        if target.route_type == RouteType::Embeddings {
+            return embeddings_request(call);
+        }
         let req = ChatRequest::parse(call.body.as_slice())?;
         let stream = call.facts.stream || call.force_stream;
         let ctx = request_ctx(target, &req, stream);
@@ -96,6 +100,7 @@ impl Provider for Translated {
                 reading: Reading::Translated {
                     wire: target.wire,
                     stream,
+                    embeddings: false,
                     ctx: reply,
                 },
             },
@@ -103,7 +108,13 @@ impl Provider for Translated {
     }
 
     fn response_filter(&self, head: &ResponseHead, plan: &ResponsePlan) -> ResponseFilter {
-        let Reading::Translated { wire, stream, ctx } = &plan.reading else {
+        let Reading::Translated {
+            wire,
+            stream,
+            embeddings,
+            ctx,
+        } = &plan.reading
+        else {
             return ResponseFilter::for_openai(head, false);
         };
         let ctx = ctx.clone();
@@ -116,6 +127,14 @@ impl Provider for Translated {
                 head.status,
                 hint,
             )));
+        }
+        if *embeddings {
+            let translate = match wire {
+                Wire::Gemini => embeddings::gemini_response,
+                Wire::Cohere => embeddings::cohere_response,
+                _ => embeddings::ollama_response,
+            };
+            return ResponseFilter::Translated(Box::new(WholeBody::new(translate, ctx)));
         }
         ResponseFilter::Translated(match (wire, stream) {
             (Wire::Anthropic, true) => {
@@ -133,6 +152,54 @@ impl Provider for Translated {
             (Wire::Llama2Raw | Wire::OpenAi, _) => Box::new(WholeBody::new(llama2::response, ctx)),
         })
     }
+}
+
+/// An `llm/v1/embeddings` request for Gemini, Cohere or Ollama (the loader allows no other).
+fn embeddings_request(call: &Call<'_>) -> Result<Outbound, Refusal> {
+    let target = call.target;
+    let req = EmbeddingsRequest::parse(call.body.as_slice(), target.provider.as_str())?;
+    let model = target
+        .model_name
+        .as_deref()
+        .or(call.facts.model.as_ref().map(|m| m.value.as_str()))
+        .unwrap_or("");
+    let mut body = Vec::with_capacity(call.body.len() + 128);
+    match target.wire {
+        Wire::Gemini => embeddings::gemini_request(&req, model, &mut body),
+        Wire::Cohere => embeddings::cohere_request(
+            &req,
+            model,
+            target.options.embedding_input_type.as_deref(),
+            &mut body,
+        ),
+        _ => embeddings::ollama_request(&req, model, &mut body),
+    }?;
+    if let Some((name, value)) = &target.auth.body_param {
+        insert_member(&mut body, name, value);
+    }
+    let head = head_with_auth(
+        call,
+        &target.upstream.path_and_query,
+        is_foreign,
+        &[(b"Content-Type", b"application/json")],
+        body.len(),
+    );
+    Ok(Outbound {
+        request: RequestBuf::from_parts(head, body),
+        plan: ResponsePlan {
+            hide_usage: false,
+            reading: Reading::Translated {
+                wire: target.wire,
+                stream: false,
+                embeddings: true,
+                ctx: ReplyCtx {
+                    model: model.to_string(),
+                    created: 0,
+                    include_usage: false,
+                },
+            },
+        },
+    })
 }
 
 /// The target's defaults as the translators take them.
