@@ -64,6 +64,26 @@ fn streamed_responses_are_counted_from_response_completed() {
 }
 
 #[test]
+fn max_tokens_default_is_max_output_tokens() {
+    let upstream = RecordingUpstream::start(|_| Reply::json(200, RESPONSE));
+    let t = ProviderTarget::new("openai", "writer", "gpt-4.1", upstream.url("/v1/responses"))
+        .route_type("llm/v1/responses")
+        .option("max_tokens: 300");
+    let gw = Gateway::start(&providers_yaml(&[t], ""));
+    let r = post_json(
+        gw.addr(),
+        "/v1/responses",
+        r#"{"model":"writer","input":"hi"}"#,
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        upstream.wait_for_requests(1, WAIT)[0].body_str(),
+        r#"{"max_output_tokens":300,"model":"gpt-4.1","input":"hi"}"#
+    );
+}
+
+#[test]
 fn a_responses_request_needs_input() {
     let upstream = RecordingUpstream::start(|_| Reply::json(200, RESPONSE));
     let gw = gateway(&upstream);

@@ -99,12 +99,17 @@ fn body_inserts<'a>(
     quoted_param: Option<(&'a str, &'a str)>,
 ) -> Vec<(&'a str, &'a str)> {
     let mut inserts: Vec<(&str, &str)> = Vec::new();
+    let responses = target.route_type == RouteType::Responses;
     for (key, literal) in &target.defaults {
-        let present = match *key {
-            "max_tokens" => facts.has_max_tokens,
-            "temperature" => facts.has_temperature,
-            "top_p" => facts.has_top_p,
-            _ => true,
+        let (key, present) = match *key {
+            // The Responses API names it `max_output_tokens`. Its presence in the client's body
+            // is not scanned; inserted first, a client value later in the object wins with the
+            // last-wins parsers providers use (as for the body auth parameter).
+            "max_tokens" if responses => ("max_output_tokens", false),
+            "max_tokens" => (*key, facts.has_max_tokens),
+            "temperature" => (*key, facts.has_temperature),
+            "top_p" => (*key, facts.has_top_p),
+            _ => (*key, true),
         };
         if !present {
             inserts.push((key, literal.as_str()));
