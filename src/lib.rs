@@ -22,8 +22,8 @@
 //! - [`stats`]: per-core counters and latency histograms, the merger thread that sums cores.
 //! - [`balancer`]: the balancing algorithms and a plugin's per-core balancer state.
 //! - `upstream`: peers, connections, the keep-alive pool, one request/response exchange.
-//! - `provider`: the provider seam: what differs between providers (request building, auth,
-//!   response filtering, usage).
+//! - [`provider`]: the provider seam: what differs between providers (request building, auth,
+//!   signing, translation to and from other APIs, response filtering, usage).
 //! - `settings`, `sinks`, `ctx`: command-line settings, log writer threads, and a worker's
 //!   state (`WorkerCtx`, one config `Generation`).
 //! - `proxy`: the request path, from a parsed head to a relayed answer and its bookkeeping.
@@ -51,6 +51,7 @@ pub mod body;
 pub mod cli;
 pub mod config;
 pub mod http1;
+pub mod provider;
 pub mod stats;
 pub mod usage;
 
@@ -61,7 +62,6 @@ mod ctx;
 mod deadline;
 mod fleet;
 mod mock;
-mod provider;
 mod proxy;
 mod server;
 mod settings;
