@@ -369,21 +369,6 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
     for addr in &server.tls_addrs {
         crate::info!("proxy TLS listening on {addr}");
     }
-    let view: SharedView = Arc::new(RwLock::new(View::of(&config)));
-    let (admin_tx, admin_rx) = crossbeam::channel::bounded(4);
-    match crate::admin::spawn(
-        args.admin_listen,
-        view.clone(),
-        server.registry.clone(),
-        admin_tx,
-        admin_token,
-    ) {
-        Ok(addr) => crate::info!("admin listening on {addr}"),
-        Err(e) => {
-            server.stop();
-            return Err(format!("admin API: {e}"));
-        }
-    }
     let fleet = match redis {
         Some(url) => {
             let interval = Duration::from_millis(args.fleet_sync_ms);
@@ -414,6 +399,9 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
             let url = store.url().clone();
             if let Err(e) = crate::fleet::state::watch(url, node, server.registry.clone(), tx) {
                 server.stop();
+                if let Some(fleet) = fleet {
+                    fleet.stop();
+                }
                 return Err(e);
             }
             Some(FleetState {
@@ -426,6 +414,25 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
         }
         None => None,
     };
+    // The admin API answers last, so its first /status already shows the fleet's state.
+    let view: SharedView = Arc::new(RwLock::new(View::of(&config)));
+    let (admin_tx, admin_rx) = crossbeam::channel::bounded(4);
+    match crate::admin::spawn(
+        args.admin_listen,
+        view.clone(),
+        server.registry.clone(),
+        admin_tx,
+        admin_token,
+    ) {
+        Ok(addr) => crate::info!("admin listening on {addr}"),
+        Err(e) => {
+            server.stop();
+            if let Some(fleet) = fleet {
+                fleet.stop();
+            }
+            return Err(format!("admin API: {e}"));
+        }
+    }
     let supervisor = Supervisor {
         server,
         source,

@@ -22,8 +22,8 @@
 //! - [`stats`]: per-core counters and latency histograms, the merger thread that sums cores.
 //! - [`balancer`]: the balancing algorithms and a plugin's per-core balancer state.
 //! - `upstream`: peers, connections, the keep-alive pool, one request/response exchange.
-//! - `provider`: the provider seam: what differs between providers (request building, auth,
-//!   response filtering, usage).
+//! - [`provider`]: the provider seam: what differs between providers (request building, auth,
+//!   signing, translation to and from other APIs, response filtering, usage).
 //! - `access`, `limits`: who may call (`key-auth`, `acl`) and how often (`rate-limiting`,
 //!   `ai-rate-limiting-advanced`), on the request path, over the tables `config` built.
 //! - `settings`, `sinks`, `ctx`: command-line settings, log writer threads, and a worker's
@@ -53,6 +53,7 @@ pub mod body;
 pub mod cli;
 pub mod config;
 pub mod http1;
+pub mod provider;
 pub mod stats;
 pub mod usage;
 
@@ -65,7 +66,6 @@ mod deadline;
 mod fleet;
 mod limits;
 mod mock;
-mod provider;
 mod proxy;
 mod server;
 mod settings;

@@ -113,6 +113,20 @@ impl SplicedBody {
         self.rebuild();
     }
 
+    /// Describes a body forwarded as it is, `body_len` bytes, nothing changed.
+    pub fn whole(&mut self, body_len: usize) {
+        self.body_len = body_len;
+        self.object_open = 0;
+        self.object_empty = false;
+        self.head.clear();
+        self.model_token.clear();
+        self.literals.clear();
+        self.edits.clear();
+        self.usage_requested = false;
+        self.stream_forced = false;
+        self.rebuild();
+    }
+
     /// Exact `Content-Length` of the upstream body.
     pub fn len(&self) -> usize {
         self.len

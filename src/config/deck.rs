@@ -29,8 +29,14 @@ const ROUTE_PROTOCOLS: &[&str] = &[
 ];
 const PLUGIN_PROTOCOLS: &[&str] = &["http", "https", "grpc", "grpcs", "ws", "wss"];
 
+/// `ai_models[]`, written by `deck file ai2kong` (Kong AI Gateway 2.x): each AI Model's name and
+/// the alias its targets answer to. The targets carry the alias as `model.model_alias`, which is
+/// what llmux routes on, so the list adds nothing to routing.
+const AI_MODEL: &[F] = &[f("alias", STR, Meta), f("name", STR, Meta)];
+
 /// Top-level keys of a decK file (go-database-reconciler `pkg/file/types.go`, `Content`).
 const TOP: &[F] = &[
+    f("ai_models", Ty::List(&Ty::Rec(AI_MODEL)), Meta),
     f("_format_version", Ty::Custom, Use),
     f("services", Ty::Custom, Use),
     f("routes", Ty::Custom, Use),
@@ -129,6 +135,9 @@ const PLUGIN: &[F] = &[
     f("consumer_group", Ty::Custom, Use),
     f("protocols", Ty::List(&one_of(PLUGIN_PROTOCOLS)), Use),
     f("_config", STR, Use),
+    // `deck file ai2kong` names the AI Model an ai-proxy-advanced plugin serves; the plugin's
+    // targets say everything llmux needs.
+    f("model", STR, Meta),
     f("condition", STR, Reject),
     f("tags", STR_LIST, Meta),
     f("created_at", TIMESTAMP, Meta),

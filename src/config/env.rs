@@ -9,6 +9,29 @@ use super::error::Diag;
 use super::value::{index, join};
 use serde_yaml_ng::Value;
 
+/// The AWS settings of the process environment, read once per load (never per request) for
+/// Bedrock targets that do not name their own region or keys, as the AWS SDKs do.
+#[derive(Default, Clone)]
+pub(crate) struct AwsEnv {
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+}
+
+impl AwsEnv {
+    pub(crate) fn read(env: &dyn Fn(&str) -> Option<String>) -> AwsEnv {
+        let var = |name: &str| env(name).filter(|v| !v.is_empty());
+        AwsEnv {
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+            access_key_id: var("AWS_ACCESS_KEY_ID"),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+            session_token: var("AWS_SESSION_TOKEN"),
+        }
+    }
+}
+
 const OPEN: &str = "${{";
 const CLOSE: &str = "}}";
 

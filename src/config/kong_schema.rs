@@ -24,9 +24,7 @@ pub(crate) const PROVIDERS_KONG: &[&str] = &[
     "vllm",
     "xai",
 ];
-pub(crate) const PROVIDERS_LLMUX: &[&str] = &[
-    "openai", "azure", "mistral", "deepseek", "xai", "cerebras", "vllm",
-];
+pub(crate) const PROVIDERS_LLMUX: &[&str] = PROVIDERS_KONG;
 
 pub(crate) const ROUTE_TYPES_KONG: &[&str] = &[
     "audio/v1/audio/speech",
@@ -45,8 +43,12 @@ pub(crate) const ROUTE_TYPES_KONG: &[&str] = &[
     "realtime/v1/realtime",
     "video/v1/videos/generations",
 ];
-pub(crate) const ROUTE_TYPES_LLMUX: &[&str] =
-    &["llm/v1/chat", "llm/v1/completions", "llm/v1/embeddings"];
+pub(crate) const ROUTE_TYPES_LLMUX: &[&str] = &[
+    "llm/v1/chat",
+    "llm/v1/completions",
+    "llm/v1/embeddings",
+    "llm/v1/responses",
+];
 
 pub(crate) const FAILOVER_CRITERIA: &[&str] = &[
     "error",
@@ -78,11 +80,27 @@ const AUTH: &[F] = &[
     f("gcp_service_account_json", STR, Warn),
     f("gcp_metadata_url", STR, Warn),
     f("gcp_oauth_token_url", STR, Warn),
-    f("aws_access_key_id", STR, Warn),
-    f("aws_secret_access_key", STR, Warn),
+    // Bedrock's SigV4 keys (else the AWS_* environment variables, read at load).
+    f("aws_access_key_id", STR, Use),
+    f("aws_secret_access_key", STR, Use),
 ];
 
+/// `model.options.bedrock` of a chat target.
 const BEDROCK: &[F] = &[
+    f("aws_region", STR, Use),
+    // Assuming a role needs an STS call llmux does not make; signing with the base keys instead
+    // would be refused by AWS, so these are errors rather than warnings.
+    f("aws_assume_role_arn", STR, Reject),
+    f("aws_role_session_name", STR, Reject),
+    f("aws_sts_endpoint_url", STR, Reject),
+    f("batch_bucket_prefix", STR, Warn),
+    f("batch_role_arn", STR, Warn),
+    f("embeddings_normalize", BOOL, Warn),
+    f("performance_config_latency", STR, Use),
+    f("video_output_s3_uri", STR, Warn),
+];
+/// `embeddings.model.options.bedrock` (the `semantic` algorithm's, itself refused).
+const BEDROCK_EMBEDDINGS: &[F] = &[
     f("aws_assume_role_arn", STR, Use),
     f("aws_region", STR, Use),
     f("aws_role_session_name", STR, Use),
@@ -95,7 +113,8 @@ const BEDROCK: &[F] = &[
 ];
 const GEMINI: &[F] = &[
     f("api_endpoint", STR, Use),
-    f("endpoint_id", STR, Use),
+    // A Model Garden endpoint is another URL scheme llmux does not build yet.
+    f("endpoint_id", STR, Reject),
     f("location_id", STR, Use),
     f("project_id", STR, Use),
 ];
@@ -117,7 +136,7 @@ const COHERE: &[F] = &[
         ]),
         Use,
     ),
-    f("wait_for_model", BOOL, Use),
+    f("wait_for_model", BOOL, Warn),
 ];
 const DASHSCOPE: &[F] = &[f("international", BOOL, Use)];
 const DATABRICKS: &[F] = &[f("workspace_instance_id", STR, Use)];
@@ -140,19 +159,12 @@ const OPTIONS: &[F] = &[
     f("azure_api_version", STR, Use),
     f("azure_deployment_id", STR, Use),
     f("upstream_url", STR, Use),
-    f(
-        "mistral_format",
-        Ty::Enum {
-            kong: &["openai", "ollama"],
-            llmux: &["openai"],
-        },
-        Use,
-    ),
+    f("mistral_format", one_of(&["openai", "ollama"]), Use),
     // Deprecated in Kong in favour of upstream_url; it would change where requests go.
     f("upstream_path", STR, Reject),
-    f("top_k", int(0, 500), Warn),
-    f("anthropic_version", STR, Warn),
-    f("llama2_format", one_of(&["raw", "openai", "ollama"]), Warn),
+    f("top_k", int(0, 500), Use),
+    f("anthropic_version", STR, Use),
+    f("llama2_format", one_of(&["raw", "openai", "ollama"]), Use),
     f("embeddings_dimensions", int(i64::MIN, i64::MAX), Warn),
     f("cache_read_cost", COST, Warn),
     f("cache_write_cost", COST, Warn),
@@ -171,12 +183,12 @@ const OPTIONS: &[F] = &[
         Ty::List(&Ty::Rec(SERVICE_TIER_FACTOR)),
         Warn,
     ),
-    f("bedrock", Ty::Rec(BEDROCK), Warn),
-    f("gemini", Ty::Rec(GEMINI), Warn),
-    f("huggingface", Ty::Rec(HUGGINGFACE), Warn),
-    f("cohere", Ty::Rec(COHERE), Warn),
-    f("dashscope", Ty::Rec(DASHSCOPE), Warn),
-    f("databricks", Ty::Rec(DATABRICKS), Warn),
+    f("bedrock", Ty::Rec(BEDROCK), Use),
+    f("gemini", Ty::Rec(GEMINI), Use),
+    f("huggingface", Ty::Rec(HUGGINGFACE), Use),
+    f("cohere", Ty::Rec(COHERE), Use),
+    f("dashscope", Ty::Rec(DASHSCOPE), Use),
+    f("databricks", Ty::Rec(DATABRICKS), Use),
 ];
 
 const MODEL: &[F] = &[
@@ -272,7 +284,7 @@ const EMBEDDINGS_AZURE: &[F] = &[
 ];
 const EMBEDDINGS_OPTIONS: &[F] = &[
     f("azure", Ty::Rec(EMBEDDINGS_AZURE), Use),
-    f("bedrock", Ty::Rec(BEDROCK), Use),
+    f("bedrock", Ty::Rec(BEDROCK_EMBEDDINGS), Use),
     f("gemini", Ty::Rec(GEMINI_EMBEDDINGS), Use),
     f("huggingface", Ty::Rec(HUGGINGFACE), Use),
     f("upstream_url", STR, Use),
@@ -300,17 +312,14 @@ const EMBEDDINGS: &[F] = &[
     f("model", Ty::Rec(EMBEDDINGS_MODEL), Use),
 ];
 
-const LLM_FORMAT: Ty = Ty::Enum {
-    kong: &[
-        "openai",
-        "anthropic",
-        "bedrock",
-        "cohere",
-        "gemini",
-        "huggingface",
-    ],
-    llmux: &["openai"],
-};
+const LLM_FORMAT: Ty = one_of(&[
+    "openai",
+    "anthropic",
+    "bedrock",
+    "cohere",
+    "gemini",
+    "huggingface",
+]);
 const BODY_SIZE: Ty = int(0, i64::MAX);
 const STREAMING: Ty = one_of(&["allow", "deny", "always"]);
 const TEXT_CATEGORIES: &[&str] = &["text/generation", "text/embeddings"];

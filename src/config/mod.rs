@@ -19,18 +19,22 @@ mod env;
 mod error;
 mod kong_schema;
 mod plugin;
+mod provider_url;
 mod resolve;
 mod routes;
 mod schema;
 mod summary;
 mod target;
 mod target_id;
+mod target_provider;
 mod types;
 mod upstream_url;
 mod value;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_providers;
 #[cfg(test)]
 mod tests_scope;
 
@@ -41,8 +45,9 @@ pub use routes::{GatewayConfig, Route, RouteMatch};
 pub(crate) use target_id::test_key;
 pub use target_id::{TargetId, TargetKey};
 pub use types::{
-    AiProxyConfig, Algorithm, Auth, BalancerConfig, FailoverCriterion, LatencyStrategy, Provider,
-    ResponseStreaming, RouteType, TargetConfig, TokensCountStrategy, UpstreamUrl,
+    AiProxyConfig, Algorithm, Auth, AwsSigning, BalancerConfig, FailoverCriterion, LatencyStrategy,
+    LlmFormat, Provider, ProviderOptions, ResponseStreaming, RouteType, TargetConfig,
+    TokensCountStrategy, UpstreamUrl, Wire,
 };
 
 // What the Admin API's entity store (`crate::admin::entities`) shares with the loader, so it
@@ -50,6 +55,8 @@ pub use types::{
 // entity list (document order, YAML paths, resolved references) and the null-tolerant getters.
 pub(crate) use consumers::{generated_id, ENTITY_ID_NAMESPACE};
 pub(crate) use deck::entities;
+/// Percent-encoding for names put into upstream paths (a model chosen by a native request).
+pub(crate) use upstream_url::encode as upstream_path_escape;
 pub(crate) use value::{as_mapping, as_mapping_mut, get};
 
 use error::{with_source, Diag};
@@ -102,7 +109,8 @@ pub fn load_str(
     };
     env::substitute(&mut root, "", env, &mut d);
     let doc = deck::read_doc(&root, &mut d);
-    let config = resolve::resolve(doc, &mut d);
+    let aws = env::AwsEnv::read(env);
+    let config = resolve::resolve(doc, &aws, &mut d);
     if !d.errors.is_empty() {
         return Err(ConfigErrors(with_source(source, d.errors)));
     }

@@ -1,14 +1,15 @@
 //! Building an `AiProxyConfig` from the `config` of an `ai-proxy-advanced` or `ai-proxy` plugin.
 
 use super::candidate_index::CandidateIndex;
+use super::env::AwsEnv;
 use super::error::Diag;
 use super::kong_schema::{AI_PROXY, AI_PROXY_ADVANCED};
 use super::schema::check_record;
 use super::target::build_target;
 use super::target_id::number_duplicates;
 use super::types::{
-    AiProxyConfig, Algorithm, BalancerConfig, FailoverCriterion, LatencyStrategy,
-    ResponseStreaming, TokensCountStrategy,
+    AiProxyConfig, Algorithm, BalancerConfig, FailoverCriterion, LatencyStrategy, LlmFormat,
+    ResponseStreaming, RouteType, TargetConfig, TokensCountStrategy,
 };
 use super::value::{get, get_bool, get_int, get_seq, get_str, index, join};
 use serde_yaml_ng::Value;
@@ -29,6 +30,7 @@ pub(crate) fn build_plugin(
     cfg: Option<&Value>,
     path: &str,
     meta: PluginMeta,
+    aws: &AwsEnv,
     d: &mut Diag,
 ) -> Option<AiProxyConfig> {
     let before = d.error_count();
@@ -59,18 +61,27 @@ pub(crate) fn build_plugin(
         let targets: Vec<_> = get_seq(cfg, "targets")
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| build_target(t, &index(&targets_path, i), i, &meta.id, d))
+            .filter_map(|(i, t)| build_target(t, &index(&targets_path, i), i, &meta.id, aws, d))
             .collect();
         let balancer = get(cfg, "balancer").map(build_balancer).unwrap_or_default();
         (targets, balancer)
     } else {
-        let target = build_target(cfg, path, 0, &meta.id, d);
+        let target = build_target(cfg, path, 0, &meta.id, aws, d);
         (target.into_iter().collect(), BalancerConfig::default())
     };
 
     if balancer.tokens_count_strategy == TokensCountStrategy::Cost {
         check_cost(cfg, path, d);
     }
+    let llm_format = get_str(cfg, "llm_format")
+        .and_then(LlmFormat::parse)
+        .unwrap_or(LlmFormat::OpenAi);
+    let targets_path = if advanced {
+        join(path, "targets")
+    } else {
+        path.to_string()
+    };
+    check_format(llm_format, &targets, advanced, &targets_path, d);
 
     let max_body = match get_int(cfg, "max_request_body_size") {
         Some(0) => usize::MAX,
@@ -95,9 +106,49 @@ pub(crate) fn build_plugin(
         response_streaming: get_str(cfg, "response_streaming")
             .and_then(ResponseStreaming::parse)
             .unwrap_or(ResponseStreaming::Allow),
+        llm_format,
     };
     number_duplicates(&mut plugin);
     Some(plugin)
+}
+
+/// A native `llm_format` is passed through, so every target must speak it: be of that provider,
+/// on `llm/v1/chat` (Kong's rule). Translating one native format into another provider's is not
+/// something llmux does.
+fn check_format(
+    format: LlmFormat,
+    targets: &[TargetConfig],
+    advanced: bool,
+    targets_path: &str,
+    d: &mut Diag,
+) {
+    let Some(native) = format.native_provider() else {
+        return;
+    };
+    for t in targets {
+        let at = |key: &str| {
+            if advanced {
+                join(&index(targets_path, t.index), key)
+            } else {
+                join(targets_path, key)
+            }
+        };
+        if t.provider != native {
+            d.err(
+                &at("model.provider"),
+                format!(
+                    "must be {native} when llm_format is {format}: native formats pass through to their own provider (translating {format} to {} is not supported yet by llmux)",
+                    t.provider
+                ),
+            );
+        }
+        if t.route_type != RouteType::Chat {
+            d.err(
+                &at("route_type"),
+                format!("must be llm/v1/chat when llm_format is {format}"),
+            );
+        }
+    }
 }
 
 /// `config.balancer` with Kong's defaults for what is not set (types already checked).
@@ -179,7 +230,10 @@ mod tests {
             plugin_name: name,
             scope: "global".into(),
         };
-        (build_plugin(Some(&v), "config", meta, &mut d), d)
+        (
+            build_plugin(Some(&v), "config", meta, &AwsEnv::default(), &mut d),
+            d,
+        )
     }
 
     #[test]

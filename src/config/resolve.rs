@@ -5,6 +5,7 @@
 use super::access::{self, build_access_plugin, ScopedPlugin};
 use super::consumers::build_consumers;
 use super::deck::{Doc, RawRoute, Ref};
+use super::env::AwsEnv;
 use super::error::Diag;
 use super::plugin::{build_plugin, PluginMeta, AI_PROXY_ADVANCED_NAME, AI_PROXY_NAME};
 use super::routes::{GatewayConfig, Route};
@@ -62,6 +63,17 @@ const REFUSED: &[(&str, &str)] = &[
     ("redirect", REROUTES),
 ];
 
+/// Kong AI Gateway 2.x's plugin that picks the AI Model from the request (`deck file ai2kong`
+/// puts one on each AI Model's route).
+const AI_MODEL_SELECTOR: &str = "ai-model-selector";
+
+/// An `ai-model-selector` that selects by the body's top-level `model` (what `ai2kong` writes) does
+/// what llmux does anyway; any other source or path is ignored with the usual warning.
+fn model_selector_is_llmuxs(config: Option<&serde_yaml_ng::Value>) -> bool {
+    let get = |k| config.and_then(|c| super::value::get_str(c, k));
+    get("source").is_none_or(|s| s == "body") && get("body_path").is_none_or(|p| p == "model")
+}
+
 /// Where a plugin applies: (route, service) indices; (None, None) is global.
 type Scope = (Option<usize>, Option<usize>);
 
@@ -76,7 +88,7 @@ fn scope_texts(parts: &[(&str, String)]) -> (String, String) {
     (text.join(" + "), id.join("+"))
 }
 
-pub(crate) fn resolve(doc: Doc<'_>, d: &mut Diag) -> GatewayConfig {
+pub(crate) fn resolve(doc: Doc<'_>, aws: &AwsEnv, d: &mut Diag) -> GatewayConfig {
     check_unique(
         doc.services
             .iter()
@@ -180,6 +192,10 @@ pub(crate) fn resolve(doc: Doc<'_>, d: &mut Diag) -> GatewayConfig {
             }
             continue;
         }
+        if p.name == AI_MODEL_SELECTOR && model_selector_is_llmuxs(p.config) {
+            // Selecting by the body's `model` is what llmux does for every AI plugin.
+            continue;
+        }
         if !is_ai_plugin(&p.name) {
             match REFUSED.iter().find(|(n, _)| *n == p.name) {
                 Some((_, why)) => d.err(
@@ -231,7 +247,7 @@ pub(crate) fn resolve(doc: Doc<'_>, d: &mut Diag) -> GatewayConfig {
             plugin_name,
             scope: scope_text,
         };
-        if let Some(cfg) = build_plugin(p.config, &join(&p.path, "config"), meta, d) {
+        if let Some(cfg) = build_plugin(p.config, &join(&p.path, "config"), meta, aws, d) {
             plugins.insert(scope, (Arc::new(cfg), p.path.clone()));
         }
     }

@@ -2,15 +2,20 @@
 //! whose types the schema walk has already checked. Missing required keys and Kong's entity checks
 //! are reported here; values of the wrong type were reported by the walk and are skipped quietly.
 
+use super::env::AwsEnv;
 use super::error::Diag;
+use super::provider_url::{model_path_prefix, provider_url, stream_path, Azure, UrlParts, Vertex};
 use super::target_id::TargetId;
-use super::types::{Auth, Provider, RouteType, TargetConfig};
-use super::upstream_url::{build, parse_url, provider_url, Azure, ParsedUrl};
+use super::target_provider::{aws_signing, check_route_type, warn_irrelevant, wire};
+use super::types::{Auth, Provider, ProviderOptions, RouteType, TargetConfig};
+use super::upstream_url::{build, parse_url, ParsedUrl};
 use super::value::{get, get_bool, get_int, get_num, get_str, join};
 use serde_yaml_ng::Value;
 use std::sync::Arc;
 
 const AZURE_API_VERSION: &str = "2023-05-15";
+/// Anthropic's API version when `model.options.anthropic_version` is not set (Kong's default).
+const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// `t` is a target mapping (for `ai-proxy`, the plugin's `config` itself).
 pub(crate) fn build_target(
@@ -18,6 +23,7 @@ pub(crate) fn build_target(
     path: &str,
     index: usize,
     plugin_id: &str,
+    aws_env: &AwsEnv,
     d: &mut Diag,
 ) -> Option<TargetConfig> {
     let route_type = match get(t, "route_type") {
@@ -57,14 +63,74 @@ pub(crate) fn build_target(
     let auth_path = join(path, "auth");
     let (auth, query_param) = build_auth(get(t, "auth"), &auth_path, d);
 
-    let url = upstream(provider, route_type, options, &options_path, d);
+    let model_name = get_str(model, "name").map(str::to_string);
+    let wire = provider.and_then(|p| wire(p, options, &options_path, d));
+    let aws = match provider {
+        Some(Provider::Bedrock) => aws_signing(
+            get(t, "auth"),
+            &auth_path,
+            options,
+            &options_path,
+            aws_env,
+            d,
+        ),
+        _ => None,
+    };
+    let url = upstream(
+        provider,
+        route_type,
+        model_name.as_deref(),
+        aws.as_ref().map(|a| a.region.as_str()),
+        options,
+        &options_path,
+        &model_path,
+        d,
+    );
     let logging = get(t, "logging");
     let upstream = build(
         url?,
         query_param.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
     );
     let provider = provider?;
-    let model_name = get_str(model, "name").map(str::to_string);
+    if let (Some(w), Some(rt)) = (wire, route_type) {
+        check_route_type(provider, w, rt, &join(path, "route_type"), d);
+    }
+    if let Some(w) = wire {
+        warn_irrelevant(
+            provider,
+            w,
+            options,
+            &options_path,
+            get(t, "auth"),
+            &auth_path,
+            d,
+        );
+    }
+    let opt_bool = |rec: &str, k: &str| {
+        options
+            .and_then(|o| get(o, rec))
+            .and_then(|r| get_bool(r, k))
+    };
+    let provider_options = ProviderOptions {
+        top_k: options.and_then(|o| get_int(o, "top_k")),
+        anthropic_version: options
+            .and_then(|o| get_str(o, "anthropic_version"))
+            .unwrap_or(ANTHROPIC_VERSION)
+            .to_string(),
+        stream_path: stream_path(provider, &upstream.path_and_query),
+        model_path_prefix: model_path_prefix(provider, &upstream.path_and_query),
+        aws,
+        bedrock_latency: options
+            .and_then(|o| get(o, "bedrock"))
+            .and_then(|b| get_str(b, "performance_config_latency"))
+            .map(str::to_string),
+        hf_use_cache: opt_bool("huggingface", "use_cache"),
+        hf_wait_for_model: opt_bool("huggingface", "wait_for_model"),
+        embedding_input_type: options
+            .and_then(|o| get(o, "cohere"))
+            .and_then(|c| get_str(c, "embedding_input_type"))
+            .map(str::to_string),
+    };
     let model_alias = get_str(model, "model_alias").map(str::to_string);
     let key = Arc::new(TargetId {
         plugin: plugin_id.to_string(),
@@ -89,6 +155,8 @@ pub(crate) fn build_target(
         output_cost: opt_num("output_cost"),
         upstream,
         auth: auth?,
+        wire: wire?,
+        options: provider_options,
         description: get_str(t, "description").map(str::to_string),
         log_statistics: logging
             .and_then(|l| get_bool(l, "log_statistics"))
@@ -101,15 +169,20 @@ pub(crate) fn build_target(
 }
 
 /// `model.options.upstream_url` verbatim, else the provider's own URL. `options_path` is the YAML
-/// path of `model.options`.
+/// path of `model.options`, `model_path` that of `model`.
+#[allow(clippy::too_many_arguments)]
 fn upstream(
     provider: Option<Provider>,
     route_type: Option<RouteType>,
+    model_name: Option<&str>,
+    aws_region: Option<&str>,
     options: Option<&Value>,
     options_path: &str,
+    model_path: &str,
     d: &mut Diag,
 ) -> Option<ParsedUrl> {
     let opt = |k: &str| options.and_then(|o| get_str(o, k));
+    let rec = |r: &str, k: &str| options.and_then(|o| get(o, r)).and_then(|r| get_str(r, k));
     let url_path = join(options_path, "upstream_url");
     if provider == Some(Provider::Azure) {
         for key in ["azure_instance", "azure_deployment_id"] {
@@ -122,13 +195,6 @@ fn upstream(
         return parse_url(u).map_err(|m| d.err(&url_path, m)).ok();
     }
     let provider = provider?;
-    if provider == Provider::Vllm {
-        d.err(
-            &url_path,
-            "is required for provider vllm (OpenAI-compatible servers)",
-        );
-        return None;
-    }
     let azure = match (opt("azure_instance"), opt("azure_deployment_id")) {
         (Some(instance), Some(deployment_id)) => Some(Azure {
             instance,
@@ -139,11 +205,47 @@ fn upstream(
         _ if provider == Provider::Azure => return None,
         _ => None,
     };
-    match provider_url(provider, route_type?, azure) {
+    let vertex = match (
+        rec("gemini", "api_endpoint"),
+        rec("gemini", "project_id"),
+        rec("gemini", "location_id"),
+    ) {
+        (None, None, None) => None,
+        (Some(api_endpoint), Some(project_id), Some(location_id)) => Some(Vertex {
+            api_endpoint,
+            project_id,
+            location_id,
+        }),
+        _ => {
+            d.err(
+                &join(options_path, "gemini"),
+                "all or none of `api_endpoint`, `project_id`, `location_id` must be set (Vertex AI)",
+            );
+            return None;
+        }
+    };
+    if provider == Provider::Bedrock && aws_region.is_none() {
+        // Reported where the signing settings were resolved.
+        return None;
+    }
+    let parts = UrlParts {
+        azure,
+        model: model_name,
+        vertex,
+        aws_region,
+        dashscope_international: options
+            .and_then(|o| get(o, "dashscope"))
+            .and_then(|r| get_bool(r, "international")),
+        databricks_instance: rec("databricks", "workspace_instance_id"),
+    };
+    match provider_url(provider, route_type?, &parts) {
         Ok(u) => parse_url(&u).map_err(|m| d.err(&url_path, m)).ok(),
-        // Only a bad azure_instance gets here.
-        Err(m) => {
-            d.err(&join(options_path, "azure_instance"), m);
+        Err(e) if e.key == "name" => {
+            d.err(&join(model_path, "name"), e.message);
+            None
+        }
+        Err(e) => {
+            d.err(&join(options_path, e.key), e.message);
             None
         }
     }
@@ -165,7 +267,14 @@ fn build_auth(
             d.unsupported(&join(path, key), &format!("`{key}: true`"));
         }
     }
-    for key in ["header_name", "header_value", "param_name", "param_value"] {
+    for key in [
+        "header_name",
+        "header_value",
+        "param_name",
+        "param_value",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+    ] {
         if get_str(a, key).is_some_and(|s| s.trim_start().starts_with("{vault://")) {
             d.err(
                 &join(path, key),
@@ -245,7 +354,7 @@ mod tests {
     fn target(yaml: &str) -> (Option<TargetConfig>, Vec<String>) {
         let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
         let mut d = Diag::default();
-        let t = build_target(&v, "t", 0, "plugin", &mut d);
+        let t = build_target(&v, "t", 0, "plugin", &AwsEnv::default(), &mut d);
         (
             t,
             d.errors
@@ -318,6 +427,9 @@ mod tests {
             ]
         );
         let (_, errs) = target("route_type: llm/v1/chat\nmodel: {provider: vllm}");
-        assert_eq!(errs, vec!["t.model.options.upstream_url: is required for provider vllm (OpenAI-compatible servers)"]);
+        assert_eq!(
+            errs,
+            vec!["t.model.options.upstream_url: is required for provider vllm (a self-hosted server)"]
+        );
     }
 }

@@ -182,7 +182,6 @@ fn several_errors_reported_together() {
             "plugins[0].config.balancer.algorithm: `semantic` is not supported yet by llmux",
             "plugins[0].config.balancer.retries: must be between 0 and 32767",
             "plugins[0].config.targets[0].weight: must be between 1 and 65535",
-            "plugins[0].config.targets[0].model.provider: `anthropic` is not supported yet by llmux",
             "plugins[0].config.targets[0].model.nmae: unknown field",
             "routes[0].paths[0]: must start with `/` (prefix) or `~` (regular expression)",
         ]
@@ -260,10 +259,10 @@ fn warnings_for_ignored_keys() {
         l.warnings,
         [
             "t.yaml: _info: is not implemented by llmux and is ignored",
-            "t.yaml: plugins[0].config.targets[0].model.options.top_k: is not implemented by llmux and is ignored",
-            "t.yaml: plugins[0].config.targets[0].model.options.bedrock: is not implemented by llmux and is ignored",
             "t.yaml: plugins[0].config.targets[0].metadata: is not implemented by llmux and is ignored",
-            "t.yaml: plugins[0].config.targets[0].auth.aws_access_key_id: is not implemented by llmux and is ignored",
+            "t.yaml: plugins[0].config.targets[0].model.options.top_k: has no effect for provider openai and is ignored",
+            "t.yaml: plugins[0].config.targets[0].model.options.bedrock: has no effect for provider openai and is ignored",
+            "t.yaml: plugins[0].config.targets[0].auth.aws_access_key_id: has no effect for provider openai and is ignored",
             "t.yaml: plugins[1]: plugin `request-transformer` is not implemented by llmux and is ignored",
         ]
     );
@@ -278,8 +277,8 @@ fn refused_settings() {
         [
             "plugins[0].config.vectordb: `vectordb` is not supported yet by llmux",
             "plugins[0].config.acls: `acls` is not supported yet by llmux",
-            "plugins[0].config.llm_format: `gemini` is not supported yet by llmux",
             "plugins[0].config.genai_category: `audio/speech` is not supported yet by llmux",
+            "plugins[0].config.targets[0].model.provider: must be gemini when llm_format is gemini: native formats pass through to their own provider (translating gemini to openai is not supported yet by llmux)",
         ]
     );
     let e = errors(&format!(
@@ -296,12 +295,12 @@ fn refused_settings() {
     let e = errors(&plugin(
         &TARGET
             .replace("gpt-4o}", "gpt-4o, options: {upstream_path: /x}}")
-            .replace("chat\n", "responses\n"),
+            .replace("chat\n", "assistants\n"),
     ));
     assert_eq!(
         e,
         [
-            "plugins[0].config.targets[0].route_type: `llm/v1/responses` is not supported yet by llmux",
+            "plugins[0].config.targets[0].route_type: `llm/v1/assistants` is not supported yet by llmux",
             "plugins[0].config.targets[0].model.options.upstream_path: `upstream_path` is not supported yet by llmux",
         ]
     );

@@ -35,6 +35,9 @@ pub struct AiProxyConfig {
     pub log_statistics: bool,
     /// True when any target has `logging.log_payloads`.
     pub log_payloads: bool,
+    /// The API clients speak: `openai` (translated to each target's provider) or a provider's
+    /// own (passed through to targets of that provider).
+    pub llm_format: LlmFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +171,7 @@ kong_enum!(RouteType {
     Chat = "llm/v1/chat",
     Completions = "llm/v1/completions",
     Embeddings = "llm/v1/embeddings",
+    Responses = "llm/v1/responses",
 });
 
 impl AiProxyConfig {
@@ -182,7 +186,7 @@ impl AiProxyConfig {
 }
 
 kong_enum!(
-    /// Providers whose wire format is OpenAI's.
+    /// Kong's `model.provider`: every provider `ai-proxy-advanced` speaks.
     Provider {
         OpenAi = "openai",
         Azure = "azure",
@@ -191,8 +195,64 @@ kong_enum!(
         Xai = "xai",
         Cerebras = "cerebras",
         Vllm = "vllm",
+        Anthropic = "anthropic",
+        Bedrock = "bedrock",
+        Cohere = "cohere",
+        Dashscope = "dashscope",
+        Databricks = "databricks",
+        Gemini = "gemini",
+        Huggingface = "huggingface",
+        Llama2 = "llama2",
+        Ollama = "ollama",
     }
 );
+
+kong_enum!(
+    /// `config.llm_format`: the API the clients of a plugin speak.
+    LlmFormat {
+        OpenAi = "openai",
+        Anthropic = "anthropic",
+        Bedrock = "bedrock",
+        Cohere = "cohere",
+        Gemini = "gemini",
+        Huggingface = "huggingface",
+    }
+);
+
+impl LlmFormat {
+    /// The provider whose own API a native format is (`None` for `openai`).
+    pub fn native_provider(self) -> Option<Provider> {
+        match self {
+            LlmFormat::OpenAi => None,
+            LlmFormat::Anthropic => Some(Provider::Anthropic),
+            LlmFormat::Bedrock => Some(Provider::Bedrock),
+            LlmFormat::Cohere => Some(Provider::Cohere),
+            LlmFormat::Gemini => Some(Provider::Gemini),
+            LlmFormat::Huggingface => Some(Provider::Huggingface),
+        }
+    }
+}
+
+/// The wire format a target is spoken to in, decided at load from its provider and options
+/// (`llama2_format`, `mistral_format`): which driver builds its requests and reads its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// OpenAI's chat/completions/embeddings/responses API (openai, azure, mistral, deepseek, xai,
+    /// cerebras, vllm, dashscope, databricks, huggingface, llama2 `openai`).
+    OpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Gemini's generateContent (Google AI Studio or Vertex AI).
+    Gemini,
+    /// Bedrock's Converse/ConverseStream, signed with SigV4.
+    Bedrock,
+    /// Cohere's v2 chat.
+    Cohere,
+    /// Ollama's native `/api/chat` (ollama, llama2 and mistral with format `ollama`).
+    Ollama,
+    /// A raw `[INST]` prompt with Hugging Face text-generation parameters (llama2 `raw`).
+    Llama2Raw,
+}
 
 kong_enum!(ResponseStreaming {
     Allow = "allow",
@@ -207,6 +267,7 @@ impl RouteType {
             RouteType::Chat => "/v1/chat/completions",
             RouteType::Completions => "/v1/completions",
             RouteType::Embeddings => "/v1/embeddings",
+            RouteType::Responses => "/v1/responses",
         }
     }
 }
@@ -230,6 +291,11 @@ pub struct TargetConfig {
     pub output_cost: Option<f64>,
     pub upstream: UpstreamUrl,
     pub auth: Auth,
+    /// How the target is spoken to (from its provider and format options).
+    pub wire: Wire,
+    /// Provider options beyond the OpenAI ones (`anthropic_version`, `top_k`, the streaming
+    /// path, AWS signing...).
+    pub options: ProviderOptions,
     pub description: Option<String>,
     /// `logging.log_statistics` of this target.
     pub log_statistics: bool,
@@ -252,6 +318,8 @@ impl fmt::Debug for TargetConfig {
             .field("output_cost", &self.output_cost)
             .field("upstream", &self.upstream)
             .field("auth", &self.auth)
+            .field("wire", &self.wire)
+            .field("options", &self.options)
             .field("description", &self.description)
             .field("log_statistics", &self.log_statistics)
             .field("log_payloads", &self.log_payloads)
@@ -278,6 +346,72 @@ pub struct UpstreamUrl {
 impl fmt::Debug for UpstreamUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "UpstreamUrl({})", self.display)
+    }
+}
+
+/// What a translating driver needs beyond [`TargetConfig`]'s common fields, resolved at load.
+#[derive(Clone, Default, PartialEq)]
+pub struct ProviderOptions {
+    /// `model.options.top_k`: a default, like `max_tokens` (the client's value wins).
+    pub top_k: Option<i64>,
+    /// Anthropic's `anthropic-version` header (`model.options.anthropic_version`).
+    pub anthropic_version: String,
+    /// Path and query for streamed requests when they differ from `upstream.path_and_query`
+    /// (Gemini's `:streamGenerateContent?alt=sse`, Bedrock's `/converse-stream`).
+    pub stream_path: Option<String>,
+    /// Gemini and Bedrock name the model in the path: the path up to the model (Gemini
+    /// `/v1beta/models/`, Bedrock `/model/`), so native-format requests can name the method.
+    pub model_path_prefix: Option<String>,
+    /// Bedrock's SigV4 signing (region and credentials).
+    pub aws: Option<AwsSigning>,
+    /// Bedrock `model.options.bedrock.performance_config_latency`.
+    pub bedrock_latency: Option<String>,
+    /// Hugging Face `model.options.huggingface` `use_cache` / `wait_for_model`, sent as
+    /// `x-use-cache` / `x-wait-for-model` headers.
+    pub hf_use_cache: Option<bool>,
+    pub hf_wait_for_model: Option<bool>,
+    /// Cohere embeddings' `input_type` (`model.options.cohere.embedding_input_type`).
+    pub embedding_input_type: Option<String>,
+}
+
+impl fmt::Debug for ProviderOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderOptions")
+            .field("top_k", &self.top_k)
+            .field("anthropic_version", &self.anthropic_version)
+            .field("stream_path", &self.stream_path)
+            .field("model_path_prefix", &self.model_path_prefix)
+            .field("aws", &self.aws)
+            .field("bedrock_latency", &self.bedrock_latency)
+            .field("hf_use_cache", &self.hf_use_cache)
+            .field("hf_wait_for_model", &self.hf_wait_for_model)
+            .field("embedding_input_type", &self.embedding_input_type)
+            .finish()
+    }
+}
+
+/// Everything SigV4 needs, resolved once at load: `model.options.bedrock.aws_region` or
+/// `AWS_REGION`/`AWS_DEFAULT_REGION`, and `auth.aws_access_key_id`/`aws_secret_access_key` or
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsSigning {
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for AwsSigning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsSigning")
+            .field("region", &self.region)
+            .field("access_key_id", &REDACTED)
+            .field("secret_access_key", &REDACTED)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| REDACTED),
+            )
+            .finish()
     }
 }
 

@@ -1,7 +1,7 @@
-//! Where a target's requests go: `model.options.upstream_url` verbatim, else the provider's base
-//! URL and the route type's path. Parsing only: no DNS lookups here.
+//! Where a target's requests go: `model.options.upstream_url` verbatim, else the provider's own
+//! URL (`provider_url.rs`). Parsing only: no DNS lookups here.
 
-use super::types::{Provider, RouteType, UpstreamUrl, REDACTED};
+use super::types::{UpstreamUrl, REDACTED};
 
 /// The pieces of an http(s) URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,55 +104,6 @@ pub(crate) fn build(url: ParsedUrl, query_param: Option<(&str, &str)>) -> Upstre
     }
 }
 
-/// Azure OpenAI's coordinates from `model.options`.
-pub(crate) struct Azure<'a> {
-    pub instance: &'a str,
-    pub deployment_id: &'a str,
-    pub api_version: &'a str,
-}
-
-/// The provider's own URL for this route type. `Err` names what is missing or wrong.
-pub(crate) fn provider_url(
-    provider: Provider,
-    route_type: RouteType,
-    azure: Option<Azure<'_>>,
-) -> Result<String, String> {
-    let base = match provider {
-        Provider::OpenAi => "https://api.openai.com",
-        Provider::Mistral => "https://api.mistral.ai",
-        Provider::Deepseek => "https://api.deepseek.com",
-        Provider::Xai => "https://api.x.ai",
-        Provider::Cerebras => "https://api.cerebras.ai",
-        Provider::Vllm => return Err("vllm needs model.options.upstream_url".into()),
-        Provider::Azure => {
-            let Some(az) = azure else {
-                return Err("azure needs azure_instance and azure_deployment_id".into());
-            };
-            let label_ok = !az.instance.is_empty()
-                && az.instance.len() <= 63
-                && az
-                    .instance
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
-            if !label_ok {
-                return Err("azure_instance must be a DNS label (letters, digits, `-`)".into());
-            }
-            let op = match route_type {
-                RouteType::Chat => "chat/completions",
-                RouteType::Completions => "completions",
-                RouteType::Embeddings => "embeddings",
-            };
-            return Ok(format!(
-                "https://{}.openai.azure.com/openai/deployments/{}/{op}?api-version={}",
-                az.instance,
-                encode(az.deployment_id),
-                encode(az.api_version)
-            ));
-        }
-    };
-    Ok(format!("{base}{}", route_type.openai_path()))
-}
-
 /// Percent-encode everything but RFC 3986's unreserved characters.
 pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -228,42 +179,5 @@ mod tests {
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn provider_urls() {
-        let chat = RouteType::Chat;
-        assert_eq!(
-            provider_url(Provider::OpenAi, chat, None).unwrap(),
-            "https://api.openai.com/v1/chat/completions"
-        );
-        assert_eq!(
-            provider_url(Provider::Xai, RouteType::Embeddings, None).unwrap(),
-            "https://api.x.ai/v1/embeddings"
-        );
-        assert_eq!(
-            provider_url(Provider::Cerebras, RouteType::Completions, None).unwrap(),
-            "https://api.cerebras.ai/v1/completions"
-        );
-        let az = |dep| Azure {
-            instance: "my-inst",
-            deployment_id: dep,
-            api_version: "2023-05-15",
-        };
-        assert_eq!(
-            provider_url(Provider::Azure, chat, Some(az("gpt4o"))).unwrap(),
-            "https://my-inst.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2023-05-15"
-        );
-        assert_eq!(
-            provider_url(Provider::Azure, RouteType::Embeddings, Some(az("a/b"))).unwrap(),
-            "https://my-inst.openai.azure.com/openai/deployments/a%2Fb/embeddings?api-version=2023-05-15"
-        );
-        let bad = Azure {
-            instance: "x.evil.com/",
-            deployment_id: "d",
-            api_version: "v",
-        };
-        assert!(provider_url(Provider::Azure, chat, Some(bad)).is_err());
-        assert!(provider_url(Provider::Vllm, chat, None).is_err());
     }
 }

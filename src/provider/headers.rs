@@ -1,24 +1,27 @@
 //! The part of an upstream request head every provider shares: request line, `Host`, and the
 //! client's end-to-end headers.
 
+use super::Call;
 use crate::http1::headers::{has_token, is_hop_by_hop, push};
 use crate::http1::Decimal;
-use crate::http1::RequestHead;
 
 /// Starts the upstream head: `method path HTTP/1.1`, the upstream's `Host`, then the client's
-/// headers except those `drop` names.
+/// headers except those `drop` names, then the headers access control adds.
 ///
 /// Always dropped: hop-by-hop headers (and any the client's `Connection` lists), `Host`,
-/// `Expect` (llmux answered it) and `Accept-Encoding` (llmux must read the provider's usage, so
-/// the provider answers uncompressed). `Content-Length` is hop-by-hop here too: the caller
-/// writes the new one.
+/// `Expect` (llmux answered it), `Accept-Encoding` (llmux must read the provider's usage, so
+/// the provider answers uncompressed), and what access control says (the header that carried
+/// the consumer's key, client-sent `X-Consumer-*`). `Content-Length` is hop-by-hop here too:
+/// the caller writes the new one. Every provider's head starts here, so none can forward a
+/// consumer's key.
 pub(super) fn start_head(
     out: &mut Vec<u8>,
-    client: &RequestHead,
+    call: &Call<'_>,
     path_and_query: &str,
     host: &str,
     drop: impl Fn(&[u8]) -> bool,
 ) {
+    let client = call.head;
     out.clear();
     out.extend_from_slice(client.method().as_bytes());
     out.push(b' ');
@@ -33,11 +36,15 @@ pub(super) fn start_head(
             || name.eq_ignore_ascii_case(b"expect")
             || name.eq_ignore_ascii_case(b"accept-encoding")
             || has_token(connection_listed, name)
+            || call.access.drops(name)
             || drop(name)
         {
             continue;
         }
         push(out, name, client.header_value(h));
+    }
+    for line in call.access.lines {
+        out.extend_from_slice(line);
     }
 }
 
@@ -49,4 +56,74 @@ pub(super) fn finish_head(out: &mut Vec<u8>, content_length: usize) {
         Decimal::of(content_length as u64).as_bytes(),
     );
     out.extend_from_slice(b"\r\n");
+}
+
+/// The upstream head for `call`: request line for `path_and_query`, `Host`, the client's
+/// end-to-end headers (minus those `drop` names), the target's credentials, `extra` headers and
+/// `Content-Length`. The configured auth header replaces the client's unless `allow_override`
+/// is set and the client sent one.
+pub(super) fn head_with_auth(
+    out: &mut Vec<u8>,
+    call: &Call<'_>,
+    path_and_query: &str,
+    drop: impl Fn(&[u8]) -> bool,
+    extra: &[(&[u8], &[u8])],
+    content_length: usize,
+) {
+    let (client, target) = (call.head, call.target);
+    let auth_name = target.auth.header.as_ref().map(|(n, _)| n.as_bytes());
+    // A header that carried the consumer's key to llmux is not the client's provider key.
+    let client_has_auth = auth_name.is_some_and(|n| {
+        !call.access.drops(n)
+            && client
+                .headers
+                .iter()
+                .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
+    });
+    let keep_client_auth = client_has_auth && target.auth.allow_override;
+    start_head(
+        out,
+        call,
+        path_and_query,
+        &target.upstream.host_header,
+        |name| {
+            drop(name)
+                || (!keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        },
+    );
+    if let Some((name, value)) = &target.auth.header {
+        if !keep_client_auth {
+            push(out, name.as_bytes(), value.as_bytes());
+        }
+    }
+    for (name, value) in extra {
+        push(out, name, value);
+    }
+    finish_head(out, content_length);
+}
+
+/// Client headers a translated request must not carry to another provider: credentials meant
+/// for the gateway or for OpenAI, the client's content negotiation (llmux sets its own), and
+/// AWS signing headers (Bedrock requests are signed by llmux).
+pub(super) fn is_foreign(name: &[u8]) -> bool {
+    const DROP: [&[u8]; 11] = [
+        b"authorization",
+        b"x-api-key",
+        b"api-key",
+        b"x-goog-api-key",
+        b"content-type",
+        b"accept",
+        b"anthropic-version",
+        b"openai-organization",
+        b"openai-project",
+        b"openai-beta",
+        b"x-amz-security-token",
+    ];
+    DROP.iter().any(|d| d.eq_ignore_ascii_case(name)) || is_aws_signing(name)
+}
+
+/// `x-amz-*` and `amz-sdk-*` headers: whoever signs the request owns them.
+pub(super) fn is_aws_signing(name: &[u8]) -> bool {
+    let starts = |p: &[u8]| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
+    starts(b"x-amz-") || starts(b"amz-sdk-") || name.eq_ignore_ascii_case(b"authorization")
 }

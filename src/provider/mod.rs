@@ -4,20 +4,45 @@
 //! translated) and how the response comes back (passed through, or translated event by event)
 //! and where its token usage is read. The proxy's request flow is the same for all of them.
 //!
-//! The first implementation, [`openai::OpenAiCompatible`], serves every provider whose wire
-//! format is OpenAI's. It keeps the zero-copy path: the client's body goes out as slices of the
-//! original bytes around a spliced `model`, and the response passes through byte for byte.
-//! Drivers are `&'static` unit structs chosen per target by [`driver`], so the seam costs one
-//! indirect call and no allocation.
+//! Three drivers, chosen per target and plugin by [`driver`]:
+//! - [`openai::OpenAiCompatible`] serves every provider whose wire format is OpenAI's. It keeps
+//!   the zero-copy path: the client's body goes out as slices of the original bytes around a
+//!   spliced `model`, and the response passes through byte for byte (or through the SSE usage
+//!   filter). Nothing on this path allocates for the other providers' sake: the response side
+//!   is an enum ([`ResponseFilter`]), not a boxed trait object.
+//! - [`wires::Translated`] serves OpenAI-format clients on every other wire (Anthropic, Gemini,
+//!   Bedrock, Cohere, Ollama, llama2 raw): it parses the client's request ([`chat`]), writes the
+//!   provider's, and translates the answer back body- or event-wise ([`translate`]).
+//! - [`native::Native`] serves clients that speak a provider's own API (`llm_format` other than
+//!   `openai`): the body passes through with only `model` spliced and the target's credentials,
+//!   the answer passes through unchanged, and its usage is still read.
+//!
+//! Drivers are `&'static` unit structs, so the seam costs one indirect call and no allocation.
+//! Provider modules ([`anthropic`], [`gemini`], [`bedrock`], [`cohere`], [`ollama`], [`llama2`])
+//! hold the translations as plain functions over bytes; they are public for the benchmarks.
 
+pub mod anthropic;
+pub mod bedrock;
+pub mod chat;
+pub mod cohere;
+pub mod embeddings;
 mod filter;
+pub mod gemini;
 mod headers;
+pub mod llama2;
+pub(crate) mod native;
+pub mod ollama;
 pub(crate) mod openai;
+mod responses;
+pub mod translate;
+mod wires;
 
 pub(crate) use filter::ResponseFilter;
+pub(crate) use native::{path_model, PathModel};
+pub use translate::ReplyCtx;
 
 use crate::body::BodyFacts;
-use crate::config::TargetConfig;
+use crate::config::{LlmFormat, TargetConfig, Wire};
 use crate::http1::{RequestHead, ResponseHead};
 use crate::upstream::RequestBuf;
 use std::rc::Rc;
@@ -35,6 +60,8 @@ pub(crate) struct Call<'a> {
     pub force_stream: bool,
     /// What access control changes in the upstream request.
     pub access: AccessEdits<'a>,
+    /// Native Gemini and Bedrock requests name their model and method in the path.
+    pub path_model: Option<&'a PathModel>,
 }
 
 /// What authentication and ACLs change in the upstream request: the consumer's key never
@@ -85,6 +112,27 @@ pub(crate) struct Outbound {
 pub(crate) struct ResponsePlan {
     /// llmux asked for a usage event the client did not ask for: the response filter hides it.
     pub hide_usage: bool,
+    pub reading: Reading,
+}
+
+/// How the answer is read (and, for translated wires, rewritten).
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Reading {
+    /// OpenAI's chat, completions or embeddings: `usage` in the JSON or the usage event.
+    #[default]
+    OpenAi,
+    /// OpenAI's Responses API: usage in the body or in `response.completed`.
+    Responses,
+    /// Another provider's answer, translated to OpenAI's.
+    Translated {
+        wire: Wire,
+        stream: bool,
+        /// An `llm/v1/embeddings` answer rather than a chat one.
+        embeddings: bool,
+        ctx: ReplyCtx,
+    },
+    /// A provider's own format, passed through and read for usage.
+    Native { wire: Wire, stream: bool },
 }
 
 /// A request the driver cannot express for its provider (a client error).
@@ -114,12 +162,27 @@ pub(crate) trait Provider: Sync {
     );
 }
 
-/// The driver for a target's provider.
-pub(crate) fn driver(provider: crate::config::Provider) -> &'static dyn Provider {
-    use crate::config::Provider as P;
-    match provider {
-        P::OpenAi | P::Azure | P::Mistral | P::Deepseek | P::Xai | P::Cerebras | P::Vllm => {
-            &openai::OpenAiCompatible
+/// The driver for a target, given the API the plugin's clients speak.
+pub(crate) fn driver(target: &TargetConfig, format: LlmFormat) -> &'static dyn Provider {
+    match (format, target.wire) {
+        (LlmFormat::OpenAi, Wire::OpenAi) => &openai::OpenAiCompatible,
+        (LlmFormat::OpenAi, _) => &wires::Translated,
+        // The loader only lets a native format reach targets of its own provider.
+        _ => &native::Native,
+    }
+}
+
+impl Refusal {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Refusal {
+        Refusal {
+            status: 400,
+            message: message.into(),
         }
+    }
+}
+
+impl From<chat::TranslateError> for Refusal {
+    fn from(e: chat::TranslateError) -> Refusal {
+        Refusal::bad_request(e.0)
     }
 }

@@ -3,11 +3,10 @@
 //! only `model` spliced and a few members inserted, and the response passes through.
 
 use super::filter::ResponseFilter;
-use super::headers::{finish_head, start_head};
-use super::{Call, Outbound, Provider, Refusal, ResponsePlan};
+use super::headers::head_with_auth;
+use super::{Call, Outbound, Provider, Reading, Refusal, ResponsePlan};
 use crate::body::{member_values, BodyFacts};
 use crate::config::{RouteType, TargetConfig};
-use crate::http1::headers::push;
 use crate::http1::ResponseHead;
 use crate::upstream::RequestBuf;
 use std::ops::Range;
@@ -39,18 +38,26 @@ impl Provider for OpenAiCompatible {
             spliced.force_stream(facts);
         }
         // Ask a stream for its usage so it can be counted; the client, who did not ask, will
-        // not see the extra event (the response filter hides it).
+        // not see the extra event (the response filter hides it). The Responses API has no
+        // `stream_options`: its final event always carries the usage.
         let streaming = facts.stream || call.force_stream;
         let hide_usage = streaming
             && !facts.include_usage
-            && target.route_type != RouteType::Embeddings
+            && matches!(target.route_type, RouteType::Chat | RouteType::Completions)
             && spliced.ensure_include_usage(facts);
         let body_len = spliced.len();
         upstream_head(call, body_len, request.head_mut());
         request.seal(call.body.clone());
+        let reading = match target.route_type {
+            RouteType::Responses => Reading::Responses,
+            _ => Reading::OpenAi,
+        };
         Ok(Outbound {
             request,
-            plan: ResponsePlan { hide_usage },
+            plan: ResponsePlan {
+                hide_usage,
+                reading,
+            },
         })
     }
 
@@ -60,7 +67,10 @@ impl Provider for OpenAiCompatible {
         plan: &ResponsePlan,
         filter: &mut ResponseFilter,
     ) {
-        filter.set_openai(head, plan.hide_usage);
+        match plan.reading {
+            Reading::Responses => super::responses::set_filter(head, filter),
+            _ => filter.set_openai(head, plan.hide_usage),
+        }
     }
 }
 
@@ -104,39 +114,33 @@ impl<'a> BodyParam<'a> {
     }
 }
 
-/// The provider's path, its `Host`, the client's end-to-end headers and the target's
-/// credentials: the configured auth header replaces the client's unless `allow_override` is set
-/// and the client sent one; likewise the `param_location: query` parameter.
+/// The provider's path (with the client's query credential when `allow_override` lets it
+/// stand), its `Host`, the client's end-to-end headers and the target's credentials, plus
+/// Hugging Face's cache and model-loading switches when configured.
 fn upstream_head(call: &Call<'_>, content_length: usize, out: &mut Vec<u8>) {
-    let (client, target) = (call.head, call.target);
+    let target = call.target;
     let overridden = query_override(call);
     let path = overridden
         .as_deref()
         .unwrap_or(&target.upstream.path_and_query);
-    let auth_name = target.auth.header.as_ref().map(|(n, _)| n.as_bytes());
-    // A header that carried the consumer's key to llmux is not the client's provider key.
-    let client_has_auth = auth_name.is_some_and(|n| {
-        !call.access.drops(n)
-            && client
-                .headers
-                .iter()
-                .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
-    });
-    let keep_client_auth = client_has_auth && target.auth.allow_override;
-    let access = &call.access;
-    start_head(out, client, path, &target.upstream.host_header, |name| {
-        (!keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)))
-            || access.drops(name)
-    });
-    if let Some((name, value)) = &target.auth.header {
-        if !keep_client_auth {
-            push(out, name.as_bytes(), value.as_bytes());
+    let flag = |on: bool| -> &'static [u8] {
+        if on {
+            b"true"
+        } else {
+            b"false"
         }
+    };
+    let mut extra: [(&[u8], &[u8]); 2] = [(b"", b""); 2];
+    let mut n = 0;
+    if let Some(v) = target.options.hf_use_cache {
+        extra[n] = (b"x-use-cache", flag(v));
+        n += 1;
     }
-    for line in access.lines {
-        out.extend_from_slice(line);
+    if let Some(v) = target.options.hf_wait_for_model {
+        extra[n] = (b"x-wait-for-model", flag(v));
+        n += 1;
     }
-    finish_head(out, content_length);
+    head_with_auth(out, call, path, |_| false, &extra[..n], content_length);
 }
 
 /// With `allow_override` and a client that sent the query credential itself, the upstream URL
@@ -188,12 +192,17 @@ impl<'a> Inserts<'a> {
             members: [("", ""); 4],
             len: 0,
         };
+        let responses = target.route_type == RouteType::Responses;
         for (key, literal) in &target.defaults {
-            let present = match *key {
-                "max_tokens" => facts.has_max_tokens,
-                "temperature" => facts.has_temperature,
-                "top_p" => facts.has_top_p,
-                _ => true,
+            let (key, present) = match *key {
+                // The Responses API names it `max_output_tokens`. Its presence in the client's
+                // body is not scanned: inserted first, a client value later in the object wins
+                // with the last-wins parsers providers use (as for the body auth parameter).
+                "max_tokens" if responses => ("max_output_tokens", false),
+                "max_tokens" => (*key, facts.has_max_tokens),
+                "temperature" => (*key, facts.has_temperature),
+                "top_p" => (*key, facts.has_top_p),
+                _ => (*key, true),
             };
             if !present {
                 inserts.push(key, literal);

@@ -50,7 +50,7 @@ pub(super) async fn run(
     io: &mut IoScratch,
     client: &mut ClientConn,
 ) -> Result<Attempt, ErrorResponse> {
-    let driver = provider::driver(req.target(t).provider);
+    let driver = provider::driver(req.target(t), req.config().llm_format);
     let storage = io.upstream.take().unwrap_or_default();
     let outbound = match driver.request(&req.call(t), storage) {
         Ok(o) => o,

@@ -326,7 +326,7 @@ fn statistics_line(
         time_to_first_token_ms: req.timings.time_to_first_token().as_secs_f64() * 1000.0,
         proxy_overhead_ms: req.timings.overhead().as_secs_f64() * 1000.0,
         tried,
-        payloads: response.map(|r| (req.body.as_slice(), r)),
+        payloads: response.as_ref().map(|r| (req.body.as_slice(), r.as_ref())),
         consumer: logged_consumer(req),
     };
     Some(entry.render())

@@ -63,6 +63,7 @@ pub(super) async fn respond(
         (target.provider.as_str(), name.unwrap_or(""))
     });
     let added = AddedHeaders {
+        content_type: filter.content_type(),
         model,
         upstream_latency_ms: req.timings.upstream().as_millis(),
         proxy_latency_ms: req.timings.overhead().as_millis(),
@@ -122,6 +123,8 @@ fn client_framing(upstream: Framing, client_http11: bool, rewrites_body: bool) -
 
 /// Extra response headers llmux adds (Kong's names, so dashboards keep working).
 struct AddedHeaders<'a> {
+    /// Replaces the provider's `Content-Type` (a translated answer; see `ResponseFilter`).
+    content_type: Option<&'static str>,
     /// `(provider, model)` for `X-Kong-LLM-Model: provider/model`.
     model: Option<(&'a str, &'a str)>,
     upstream_latency_ms: u128,
@@ -149,10 +152,16 @@ fn client_head(
     out.extend_from_slice(b"\r\n");
     for h in &up.headers {
         let name = up.header_name(h);
-        if is_hop_by_hop(name) || name.eq_ignore_ascii_case(b"set-cookie") {
+        if is_hop_by_hop(name)
+            || name.eq_ignore_ascii_case(b"set-cookie")
+            || (added.content_type.is_some() && name.eq_ignore_ascii_case(b"content-type"))
+        {
             continue;
         }
         push(out, name, up.header_value(h));
+    }
+    if let Some(content_type) = added.content_type {
+        push(out, b"Content-Type", content_type.as_bytes());
     }
     match framing {
         ClientFraming::Length(n) => push(out, b"Content-Length", Decimal::of(n).as_bytes()),

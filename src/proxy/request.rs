@@ -5,10 +5,10 @@ use super::candidates::candidates;
 use super::error::ErrorResponse;
 use crate::body::{BodyFacts, ScanError};
 use crate::config::access::AccessTable;
-use crate::config::{AiProxyConfig, ResponseStreaming, RouteType, TargetConfig};
+use crate::config::{AiProxyConfig, LlmFormat, ResponseStreaming, RouteType, TargetConfig};
 use crate::ctx::{AccessScratch, PluginRuntime, WorkerCtx};
 use crate::http1::RequestHead;
-use crate::provider::{AccessEdits, Call};
+use crate::provider::{path_model, AccessEdits, Call, PathModel};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,9 @@ pub(super) struct ProxyRequest<'a> {
     /// The client's body as received; shared with each attempt's vectored write.
     pub body: &'a Rc<Vec<u8>>,
     pub facts: &'a BodyFacts,
+    /// Native Gemini and Bedrock requests name their model (and whether they stream) in the
+    /// path instead of the body.
+    pub path_model: Option<PathModel>,
     /// `response_streaming: always` turned streaming on although the client did not ask.
     pub force_stream: bool,
     /// Target indices that may serve the request's `model` (a slice of the config).
@@ -132,17 +135,27 @@ impl<'a> ProxyRequest<'a> {
             .map_err(scan_error)?;
         let facts = &*facts;
         let config = &plugin.config;
+        let path_model = match config.llm_format {
+            format @ (LlmFormat::Gemini | LlmFormat::Bedrock) => {
+                Some(path_model(format, head.target()).ok_or_else(|| no_path_model(format))?)
+            }
+            _ => None,
+        };
+        let asked_stream = facts.stream || path_model.as_ref().is_some_and(|p| p.stream);
         let force_stream = match config.response_streaming {
-            ResponseStreaming::Deny if facts.stream => {
+            ResponseStreaming::Deny if asked_stream => {
                 return Err(ErrorResponse::streaming_denied())
             }
-            ResponseStreaming::Always => !facts.stream,
+            ResponseStreaming::Always => !asked_stream,
             _ => false,
         };
-        let model = facts.model.as_ref().map(|m| m.value.as_str());
+        let model = match &path_model {
+            Some(p) => Some(p.model.as_str()),
+            None => facts.model.as_ref().map(|m| m.value.as_str()),
+        };
         let candidates = candidates(config, model)?;
         if let Some(first) = candidates.first().and_then(|&t| config.targets.get(t)) {
-            check_prompts(first, facts)?;
+            check_prompts(first, config.llm_format, facts)?;
         }
         Ok(ProxyRequest {
             ctx,
@@ -150,6 +163,7 @@ impl<'a> ProxyRequest<'a> {
             head,
             body,
             facts,
+            path_model,
             force_stream,
             candidates,
             tried: Tried::new(),
@@ -212,13 +226,16 @@ impl<'a> ProxyRequest<'a> {
         &self.plugin.config.targets[t]
     }
 
-    /// The `model` the client asked for.
+    /// The `model` the client asked for (in the body, or in the path for Gemini and Bedrock).
     pub fn client_model(&self) -> Option<&str> {
-        self.facts.model.as_ref().map(|m| m.value.as_str())
+        match &self.path_model {
+            Some(p) => Some(p.model.as_str()),
+            None => self.facts.model.as_ref().map(|m| m.value.as_str()),
+        }
     }
 
     pub fn streaming(&self) -> bool {
-        self.facts.stream || self.force_stream
+        self.facts.stream || self.force_stream || self.path_model.as_ref().is_some_and(|p| p.stream)
     }
 
     /// What a provider driver needs to build the request for target `t`.
@@ -230,6 +247,7 @@ impl<'a> ProxyRequest<'a> {
             facts: self.facts,
             force_stream: self.force_stream,
             access: self.access_edits(),
+            path_model: self.path_model.as_ref(),
         }
     }
 
@@ -268,11 +286,30 @@ fn scan_error(e: ScanError) -> ErrorResponse {
     }
 }
 
-fn check_prompts(target: &TargetConfig, facts: &BodyFacts) -> Result<(), ErrorResponse> {
+/// A native Gemini or Bedrock request whose path names no model and operation.
+fn no_path_model(format: LlmFormat) -> ErrorResponse {
+    let shape = match format {
+        LlmFormat::Gemini => ".../models/{model}:generateContent (or :streamGenerateContent, :countTokens)",
+        _ => ".../model/{model}/converse (or /converse-stream, /invoke, /invoke-with-response-stream)",
+    };
+    ErrorResponse::new(
+        400,
+        format!("llm_format {format} needs the model in the path: {shape}"),
+    )
+}
+
+/// The prompt a route type needs. Native Gemini (`contents`) and Hugging Face (`inputs`)
+/// bodies are the provider's to judge.
+fn check_prompts(
+    target: &TargetConfig,
+    format: LlmFormat,
+    facts: &BodyFacts,
+) -> Result<(), ErrorResponse> {
     let ok = match target.route_type {
+        _ if matches!(format, LlmFormat::Gemini | LlmFormat::Huggingface) => true,
         RouteType::Chat => facts.messages_non_empty,
         RouteType::Completions => facts.has_prompt,
-        RouteType::Embeddings => facts.has_input,
+        RouteType::Embeddings | RouteType::Responses => facts.has_input,
     };
     if ok {
         Ok(())

@@ -297,7 +297,13 @@ fn heap_bytes_per_stream(streams: usize) -> i64 {
             "POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{STREAM}",
             STREAM.len()
         );
-        let before = alloc_count::live_bytes_on_this_thread();
+        // The thread's spare-buffer cache is shared by every connection, bounded and trimmed
+        // each second; how full it happens to be at the sample is not a cost of any stream.
+        let held = || {
+            alloc_count::live_bytes_on_this_thread()
+                - (crate::http1::spare::count() * crate::http1::spare::SIZE) as i64
+        };
+        let before = held();
         let clients: Vec<_> = (0..streams)
             .map(|_| {
                 let request = request.clone();
@@ -313,7 +319,7 @@ fn heap_bytes_per_stream(streams: usize) -> i64 {
             .collect();
         // Mid-stream: every client has its answer head and some events; none is finished.
         monoio::time::sleep(std::time::Duration::from_millis(600)).await;
-        let during = alloc_count::live_bytes_on_this_thread();
+        let during = held();
         while clients.iter().any(|c| !c.is_finished()) {
             monoio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
@@ -325,15 +331,16 @@ fn heap_bytes_per_stream(streams: usize) -> i64 {
     })
 }
 
-/// What one held stream costs the worker in heap (its task, buffers, scratch), counted with
-/// 200 streams open: 10.9 KiB when written (the task, 3.3 KiB, the scratch, about 1 KiB, and
-/// the buffers a stream holds between events).
+/// What one held stream costs the worker in heap (its task, its scratch and the buffers it
+/// holds between events), counted with 200 streams open and the thread's spare-buffer cache
+/// left out: 4.9-5.4 KiB when written (the task alone is 3.5 KiB). The whole process, cache
+/// and allocator included, is measured by `loadtest/streams.sh` (RSS per stream).
 #[test]
-fn a_held_stream_costs_under_12_kib_of_heap() {
+fn a_held_stream_costs_under_8_kib_of_heap() {
     let per_stream = heap_bytes_per_stream(200);
     eprintln!("{per_stream} bytes of heap per held stream");
     assert!(
-        per_stream < 12 * 1024,
+        per_stream < 8 * 1024,
         "{per_stream} bytes of heap per held stream"
     );
 }

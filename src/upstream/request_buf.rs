@@ -110,6 +110,15 @@ impl RequestBuf {
         self.parts.body = None;
     }
 
+    /// Fixes a request llmux wrote itself (translated for another provider): `head`, then
+    /// `body` as it is.
+    pub fn set_owned(&mut self, head: Vec<u8>, body: Vec<u8>) {
+        self.parts.iovecs.clear();
+        self.parts.head = head;
+        self.parts.spliced.whole(body.len());
+        self.seal(Rc::new(body));
+    }
+
     /// The bytes as one buffer, read through the iovecs as the kernel reads them.
     #[cfg(test)]
     fn to_vec(&self) -> Vec<u8> {
@@ -198,5 +207,17 @@ mod tests {
         let mut want = b"POST /2 HTTP/1.1\r\n\r\n".to_vec();
         want.extend_from_slice(second);
         assert_eq!(buf.to_vec(), want);
+    }
+
+    #[test]
+    fn owned_parts_survive_a_move() {
+        let mut buf = RequestBuf::default();
+        buf.set_owned(b"POST / HTTP/1.1\r\n\r\n".to_vec(), b"{}".to_vec());
+        let moved = Box::new(buf);
+        assert_eq!(moved.to_vec(), b"POST / HTTP/1.1\r\n\r\n{}");
+        let mut empty = RequestBuf::default();
+        empty.set_owned(Vec::new(), Vec::new());
+        assert_eq!(empty.remaining(), 0);
+        assert_eq!(empty.read_iovec_len(), 0);
     }
 }

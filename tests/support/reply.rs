@@ -20,6 +20,8 @@ pub(crate) enum ReplyKind {
         events: Vec<(Duration, String)>,
         cut: bool,
     },
+    /// A chunked body of binary pieces, each flushed after its delay (AWS event streams).
+    Chunks(Vec<(Duration, Vec<u8>)>),
     Raw(Vec<u8>),
     Close,
     Hang(Duration),
@@ -75,6 +77,16 @@ impl Reply {
                 ("Content-Type", "text/event-stream"),
                 ("Cache-Control", "no-cache"),
             ],
+        )
+    }
+
+    /// A 200 with `content_type` and a chunked body, one chunk per piece, each written and
+    /// flushed after its delay (binary streams such as Bedrock's event stream).
+    pub fn chunks(content_type: &str, pieces: Vec<(Duration, Vec<u8>)>) -> Reply {
+        Reply::of(
+            ReplyKind::Chunks(pieces),
+            200,
+            &[("Content-Type", content_type)],
         )
     }
 
@@ -310,6 +322,24 @@ pub(crate) fn write_reply<W: Write>(
             }
             if *cut {
                 return Ok(After::Abort);
+            }
+            w.write_all(b"0\r\n\r\n")?;
+            w.flush()?;
+            Ok(after)
+        }
+        ReplyKind::Chunks(pieces) => {
+            let te = [("Transfer-Encoding", "chunked".to_owned())];
+            w.write_all(&head(reply, &te, close))?;
+            w.flush()?;
+            for (delay, piece) in pieces.iter().filter(|(_, p)| !p.is_empty()) {
+                if !delay.is_zero() && !sleep(*delay) {
+                    return Ok(After::Abort);
+                }
+                let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+                chunk.extend_from_slice(piece);
+                chunk.extend_from_slice(b"\r\n");
+                w.write_all(&chunk)?;
+                w.flush()?;
             }
             w.write_all(b"0\r\n\r\n")?;
             w.flush()?;

@@ -102,8 +102,8 @@ pub(crate) const RATE_LIMITING: &[F] = &[
     f("redis_database", int(i64::MIN, i64::MAX), Meta),
 ];
 
-/// Kong's `llm_providers[].name`, plus the OpenAI-format providers llmux serves that Kong's list
-/// lacks (a deliberate difference: otherwise their tokens could not be limited).
+/// Kong's `llm_providers[].name`, plus the providers llmux serves that Kong's list lacks (a
+/// deliberate difference: otherwise their tokens could not be limited).
 pub(crate) const TOKEN_PROVIDERS: &[&str] = &[
     "anthropic",
     "azure",
@@ -120,6 +120,9 @@ pub(crate) const TOKEN_PROVIDERS: &[&str] = &[
     "xai",
     "cerebras",
     "vllm",
+    "dashscope",
+    "databricks",
+    "ollama",
 ];
 pub(crate) const TOKEN_PROVIDERS_LLMUX: &[&str] = &[
     "anthropic",
@@ -135,6 +138,9 @@ pub(crate) const TOKEN_PROVIDERS_LLMUX: &[&str] = &[
     "xai",
     "cerebras",
     "vllm",
+    "dashscope",
+    "databricks",
+    "ollama",
 ];
 
 const LLM_PROVIDER: &[F] = &[
