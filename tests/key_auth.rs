@@ -540,3 +540,78 @@ fn the_secured_example_config_loads_and_guards_the_provider() {
     assert_eq!(seen[1].header("apikey"), None, "hide_credentials");
     assert!(!seen[0].head_str().contains("alice-example-key"));
 }
+
+/// An Anthropic SDK client (its key in `x-api-key`) reaching a native Anthropic target: the
+/// consumer's key, in the header or in the body, never reaches Anthropic, whose own key
+/// replaces it; Anthropic's usage spends the consumer's `anthropic` token budget.
+#[test]
+fn native_provider_requests_hide_the_consumers_key_and_spend_its_budget() {
+    const MESSAGE: &str = r#"{"id":"msg_01","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"2"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":30}}"#;
+    let up = RecordingUpstream::start(|_| Reply::json(200, MESSAGE));
+    let target = ProviderTarget::new(
+        "anthropic",
+        "claude-fast",
+        "claude-haiku-4-5",
+        up.url("/v1/messages"),
+    )
+    .header_auth("x-api-key", "sk-ant-target");
+    let yaml = providers_yaml(&[target], "      llm_format: anthropic\n").replacen(
+        "plugins:\n",
+        r#"consumers:
+  - username: alice
+    keyauth_credentials: [{key: alice-key}]
+plugins:
+  - name: key-auth
+    config: {key_names: [x-api-key], key_in_body: true}
+  - name: ai-rate-limiting-advanced
+    config:
+      window_type: fixed
+      llm_providers: [{name: anthropic, limit: [80], window_size: [31536000]}]
+"#,
+        1,
+    );
+    let gw = Gateway::start(&yaml);
+    let body =
+        r#"{"model":"claude-fast","max_tokens":64,"messages":[{"role":"user","content":"1+1?"}]}"#;
+    let headers = [("anthropic-version", "2023-06-01")];
+    let r = post_json(gw.addr(), "/v1/messages", body, &headers);
+    assert_kong_error(&r, 401, "No API key found in request");
+
+    let with_header = [("x-api-key", "alice-key"), headers[0]];
+    let r = post_json(gw.addr(), "/v1/messages", body, &with_header);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.body_str(), MESSAGE);
+    assert_eq!(
+        r.header("X-AI-RateLimit-Remaining-31536000-anthropic"),
+        Some("80")
+    );
+    let in_body = body.replacen('{', r#"{"x-api-key":"alice-key","#, 1);
+    let r = post_json(gw.addr(), "/v1/messages", &in_body, &headers);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(
+        r.header("X-AI-RateLimit-Remaining-31536000-anthropic"),
+        Some("38"),
+        "42 tokens of the first answer spent"
+    );
+    // 84 of 80: refused, before reaching Anthropic.
+    let r = post_json(gw.addr(), "/v1/messages", body, &with_header);
+    assert_eq!(r.status, 429, "{}", r.body_str());
+    assert_eq!(
+        r.header("X-AI-RateLimit-Remaining-31536000-anthropic"),
+        Some("0")
+    );
+
+    let seen = up.wait_for_requests(2, WAIT);
+    assert_eq!(up.request_count(), 2);
+    for req in &seen {
+        assert_eq!(req.header_all("x-api-key"), ["sk-ant-target"]);
+        assert_eq!(req.header("X-Consumer-Username"), Some("alice"));
+        assert!(!req.head_str().contains("alice-key"));
+        assert!(!req.body_str().contains("alice-key"), "{}", req.body_str());
+    }
+    assert_eq!(
+        seen[1].body_str(),
+        body.replace("\"claude-fast\"", "\"claude-haiku-4-5\""),
+        "the body key is cut out, the rest forwarded as sent"
+    );
+}
