@@ -30,6 +30,8 @@ mod value;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_defaults;
+#[cfg(test)]
 mod tests_scope;
 
 pub use candidate_index::{CandidateIndex, CandidateMatch};
@@ -48,6 +50,11 @@ pub use types::{
 // entity list (document order, YAML paths, resolved references) and the null-tolerant getters.
 pub(crate) use deck::entities;
 pub(crate) use value::{as_mapping, as_mapping_mut, get};
+// Kong's schemas as tables: the Admin API renders them as Kong's `/schemas`, fills in their
+// defaults and types form-encoded bodies with them.
+pub(crate) use deck::{PLUGIN, ROUTE, SERVICE};
+pub(crate) use kong_schema::{plugin_config, PLUGINS};
+pub(crate) use schema::{Auto, Dflt, Ty, F};
 
 use error::{with_source, Diag};
 use std::path::Path;
