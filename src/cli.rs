@@ -259,7 +259,7 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
         crate::info!("proxy TLS listening on {addr}");
     }
     let view: SharedView = Arc::new(RwLock::new(View::of(&config)));
-    let (admin_tx, admin_rx) = crossbeam::channel::bounded(4);
+    let (admin_tx, admin_rx) = crossbeam::channel::bounded(crate::admin::QUEUED_CALLS);
     match crate::admin::spawn(
         args.admin_listen,
         view.clone(),

@@ -131,7 +131,7 @@ async fn poll<T>(answer: &crossbeam::channel::Receiver<T>, every: Duration) -> O
 fn busy() -> Response {
     message(
         StatusCode::SERVICE_UNAVAILABLE,
-        "another config change is in progress",
+        "too many Admin API calls are waiting for the gateway; retry",
     )
 }
 

@@ -165,6 +165,11 @@ fn root() -> serde_json::Value {
     })
 }
 
+/// Admin API calls the main thread takes in turn: decK reads every table at once (`dump`, the
+/// first half of `diff` and `sync`, about twenty calls) and writes ten at a time. A call past
+/// this many waiting is answered 503. Each holds its body, at most [`MAX_ADMIN_BODY`].
+pub(crate) const QUEUED_CALLS: usize = 64;
+
 /// Admin bodies (a whole config) may be large, but not unbounded.
 const MAX_ADMIN_BODY: usize = 16 * 1024 * 1024;
 

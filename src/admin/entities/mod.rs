@@ -99,8 +99,10 @@ pub fn handles_path(path: &str) -> bool {
 pub fn schema_call(method: &str, path: &str) -> Option<ApiResponse> {
     let segs = dispatch::split_path(path);
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    if segs.first() != Some(&"schemas") {
+        return None;
+    }
     let answer = match (method, segs.as_slice()) {
-        (_, [first, ..]) if *first != "schemas" => return None,
         ("GET", ["schemas", "plugins", name]) => schemas::plugin(name),
         ("GET", ["schemas", "vaults", name]) => {
             response::message(404, &format!("No vault named '{name}'"))

@@ -302,6 +302,26 @@ fn methods_not_served() {
     );
     assert!(!handles_path("/status") && !handles_path("/config") && !handles_path("/"));
     assert!(!handles_path("/schemas/services"));
+    // Schemas are answered without the store; other paths are not theirs.
+    for path in ["/", "/status", "/plugins", ""] {
+        assert!(schema_call("GET", path).is_none(), "{path}");
+    }
+    assert_eq!(
+        schema_call("GET", "/schemas/routes/").map(|r| r.status),
+        Some(200)
+    );
+    assert_eq!(
+        schema_call("GET", "/schemas/a/b/c").map(|r| r.status),
+        Some(404)
+    );
+    assert_eq!(
+        schema_call("GET", "/schemas/vaults/env").map(|r| r.status),
+        Some(404)
+    );
+    assert_eq!(
+        schema_call("POST", "/schemas/plugins/validate").map(|r| r.status),
+        Some(405)
+    );
 }
 
 #[test]
