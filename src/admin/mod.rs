@@ -6,8 +6,9 @@
 //! failures, health, tokens, cost and latency percentiles merged across cores; never
 //! credentials), `GET /metrics` (Prometheus), `GET /histograms/<target|all|proxy-overhead>`
 //! (HdrHistogram percentile distribution text), Kong DB-less `POST /config` (a whole
-//! declarative config, YAML or JSON, replaces the running one) and the Kong Admin API entity
-//! calls.
+//! declarative config, YAML or JSON, replaces the running one), Kong's `GET /` and `/schemas`
+//! (answered here, from static tables) and the Kong Admin API entity calls (answered by the main
+//! thread, which owns the entity store, one at a time).
 //!
 //! The admin side reads the merged accounting (`stats::Registry`) and renders it: `status`,
 //! `prometheus` and `hgrm` are its three renderers. Changes go to the main thread as
