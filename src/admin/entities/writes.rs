@@ -270,7 +270,7 @@ fn patch(cx: &Call, ix: &Index, table: Table, i: usize) -> Reply {
                 return (violation("id", "cannot be changed"), None);
             }
             "id" | "updated_at" => {}
-            "service" => {
+            "service" if table == Table::Routes => {
                 let target = match resolve_body_ref(ix, RefKind::Service, &v) {
                     Ok(t) => t,
                     Err(resp) => return (resp, None),
@@ -290,7 +290,7 @@ fn patch(cx: &Call, ix: &Index, table: Table, i: usize) -> Reply {
                     }
                 }
             }
-            "url" => {
+            "url" if table == Table::Services => {
                 // Kong's shorthand sets all four parts.
                 for part in ["protocol", "host", "port", "path"] {
                     m.shift_remove(part);

@@ -220,6 +220,17 @@ fn services_and_routes_put_post_patch() {
         str_at(&json(&resp), &["message"]),
         "schema violation (routes: unknown field)"
     );
+    // Keys of the other table are the loader's unknown fields.
+    let (resp, _) = call(&st, "PATCH", "/services/fourth", r#"{"service":"fourth"}"#);
+    assert_eq!(resp.status, 400);
+    assert!(
+        resp.body.contains("service: unknown field"),
+        "{}",
+        resp.body
+    );
+    let (resp, _) = call(&st, "PATCH", "/routes/r3", r#"{"url":"http://x"}"#);
+    assert_eq!(resp.status, 400);
+    assert!(resp.body.contains("url: unknown field"), "{}", resp.body);
     let (resp, _) = call(&st, "PATCH", "/routes/nope", "{}");
     assert_eq!(resp.status, 404);
     // Nested route endpoint: the URL's service.
