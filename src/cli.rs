@@ -4,9 +4,11 @@ use crate::admin::entities::EntityStore;
 use crate::admin::status::{SharedView, View};
 use crate::config;
 use crate::config::Loaded;
+use crate::fleet::state::{FleetConfig, StateStore, Written};
+use crate::fleet::{Fleet, RedisUrl};
 use crate::server;
 use crate::settings::{IoDriver, Settings};
-use crate::supervisor::{Source, Supervisor};
+use crate::supervisor::{FleetState, Source, StateLocation, Supervisor};
 use crate::upstream::Resolved;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -96,9 +98,20 @@ struct ServeArgs {
     #[arg(long)]
     access_log: Option<PathBuf>,
     /// Kong Admin API changes (POST/PATCH/DELETE /plugins) are written through to this file,
-    /// atomically, so a restart keeps them. Without it they live in memory only.
-    #[arg(long)]
-    state: Option<PathBuf>,
+    /// atomically, so a restart keeps them. Without it they live in memory only. With
+    /// redis://HOST:PORT[/DB] (or rediss://) the configuration is the fleet's: kept in Redis,
+    /// loaded at start, and a change on any node is applied on every node.
+    #[arg(long, value_name = "FILE|redis://HOST:PORT[/DB]")]
+    state: Option<String>,
+    /// Share usage totals with every llmux node on this Redis (or Valkey, or Redis Cluster), so
+    /// lowest-usage balances on what the whole fleet served. redis://[USER:PASSWORD@]HOST:PORT[/DB],
+    /// or rediss:// for TLS.
+    #[arg(long, env = "LLMUX_REDIS", value_name = "redis://HOST:PORT[/DB]")]
+    redis: Option<String>,
+    /// How often this node exchanges usage totals with the fleet through Redis, in ms (one
+    /// round trip per interval, whatever the traffic).
+    #[arg(long, default_value_t = crate::fleet::DEFAULT_SYNC_MS, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    fleet_sync_ms: u64,
     /// Append an HdrHistogram interval log (all requests' provider latency, one interval per
     /// second) to this file, for HdrHistogram's tools.
     #[arg(long)]
@@ -147,24 +160,55 @@ fn validate(path: &std::path::Path) -> i32 {
 /// The demo config: the route-by-model-alias seed with both targets sent to a mock provider.
 const DEMO_CONFIG: &str = include_str!("../config/demo.yaml");
 
-/// The config llmux starts with: the `--state` file if it exists (it holds the latest Admin
-/// API changes), else `--config`, else the built-in demo. Returns the loaded config, its text
-/// and where it came from.
-fn load(args: &ServeArgs) -> Result<(Loaded, String, Source), String> {
+/// What `load` found: the config, its text, where it came from, and (`--state redis://`) the
+/// fleet's configuration store with the version loaded from it.
+struct Initial {
+    loaded: Loaded,
+    text: String,
+    source: Source,
+    fleet: Option<(StateStore, u64)>,
+}
+
+/// The config llmux starts with: the fleet's configuration (`--state redis://`), else the
+/// `--state` file if it exists (it holds the latest Admin API changes), else `--config`, else
+/// the built-in demo.
+fn load(args: &ServeArgs, node: &str) -> Result<Initial, String> {
+    let state = args
+        .state
+        .as_deref()
+        .map(StateLocation::parse)
+        .transpose()?;
     let mut source = Source {
         file: args.config.clone(),
-        state: args.state.clone(),
+        state: state.clone(),
         extra_env: Vec::new(),
     };
-    let existing_state = args.state.as_ref().filter(|p| p.exists());
-    let (text, name) = match (existing_state, &args.config) {
-        (Some(state), _) => {
+    let mut fleet = match &state {
+        Some(StateLocation::Redis(url)) => Some(fleet_config(url, node)?),
+        _ => None,
+    };
+    let state_file = state.as_ref().and_then(StateLocation::file);
+    let existing_state = state_file.filter(|p| p.exists());
+    let from_fleet = fleet.as_ref().and_then(|(_, found)| found.clone());
+    let (text, name) = match (from_fleet, existing_state, &args.config) {
+        (Some(found), _, _) => {
+            crate::info!(
+                "starting from the fleet configuration version {} in Redis {}",
+                found.version,
+                fleet
+                    .as_ref()
+                    .map_or(String::new(), |(s, _)| s.url().to_string())
+            );
+            let name = format!("fleet configuration version {}", found.version);
+            (found.yaml, name)
+        }
+        (None, Some(state), _) => {
             crate::info!("starting from the state file {}", state.display());
             source.file = Some(state.clone());
             (read(state)?, state.display().to_string())
         }
-        (None, Some(path)) => (read(path)?, path.display().to_string()),
-        (None, None) => {
+        (None, None, Some(path)) => (read(path)?, path.display().to_string()),
+        (None, None, None) => {
             let mock = crate::mock::spawn_background(crate::mock::MockArgs::demo())
                 .map_err(|e| format!("starting the demo mock provider: {e}"))?;
             crate::info!("no --config given: serving the built-in demo (config/demo.yaml) against the mock provider on {mock}");
@@ -174,14 +218,54 @@ fn load(args: &ServeArgs) -> Result<(Loaded, String, Source), String> {
         }
     };
     let loaded = config::load_str(&text, &name, &|n| source.env(n)).map_err(|e| e.to_string())?;
-    if let Some(state) = &args.state {
+    if let Some(state) = state_file {
         if existing_state.is_none() {
             crate::admin::entities::write_state_atomically(state, &text)
                 .map_err(|e| format!("writing the state file {}: {e}", state.display()))?;
             source.file = Some(state.clone());
         }
     }
-    Ok((loaded, text, source))
+    let fleet = fleet.take().map(|(mut store, found)| {
+        let version = match found {
+            Some(f) => f.version,
+            None => seed(&mut store, &text),
+        };
+        (store, version)
+    });
+    Ok(Initial {
+        loaded,
+        text,
+        source,
+        fleet,
+    })
+}
+
+/// The fleet's configuration store and what it holds. A Redis that does not answer is no reason
+/// not to serve: this node starts from its own config and adopts the fleet's when Redis answers
+/// (or, if the fleet has none, gives it its own).
+fn fleet_config(url: &RedisUrl, node: &str) -> Result<(StateStore, Option<FleetConfig>), String> {
+    let mut store = StateStore::new(url.clone(), node.to_string())?;
+    let found = match store.load() {
+        Ok(found) => found,
+        Err(e) => {
+            crate::warn!("{e}: starting from this node's own config; the fleet's is adopted when Redis answers");
+            None
+        }
+    };
+    Ok((store, found))
+}
+
+/// A fleet without a configuration starts from this node's (the text it just loaded, so every
+/// node derives the same entity ids from it). Returns the version this node runs: 1, or 0 when
+/// another node seeded first or Redis is away (the watcher then brings the fleet's).
+fn seed(store: &mut StateStore, text: &str) -> u64 {
+    match store.seed(1, text) {
+        Ok(Written::Done(v)) => {
+            crate::info!("the fleet had no configuration: stored this node's as version {v}");
+            v
+        }
+        Ok(Written::Stale(_)) | Err(_) => 0,
+    }
 }
 
 fn read(path: &std::path::Path) -> Result<String, String> {
@@ -217,7 +301,18 @@ fn serve(args: ServeArgs) -> i32 {
 /// Everything up to serving: config, DNS, TLS roots, limits, workers, admin listener. Returns
 /// the supervisor that runs the main thread from then on.
 fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals), String> {
-    let (loaded, text, source) = load(&args)?;
+    let redis = args
+        .redis
+        .as_deref()
+        .map(|url| RedisUrl::parse(url, "--redis"))
+        .transpose()?;
+    let node = crate::fleet::node_id();
+    let Initial {
+        loaded,
+        text,
+        source,
+        fleet: fleet_store,
+    } = load(&args, &node)?;
     let config = loaded.config;
     for w in &loaded.warnings {
         crate::warn!("{w}");
@@ -272,12 +367,47 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
             return Err(format!("admin API: {e}"));
         }
     }
+    let fleet = match redis {
+        Some(url) => {
+            let interval = Duration::from_millis(args.fleet_sync_ms);
+            let registry = server.registry.clone();
+            let merger = server.fleet_remote.clone();
+            match Fleet::start(url, interval, node.clone(), &config, registry, merger) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    server.stop();
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+    let fleet_state = match fleet_store {
+        Some((store, version)) => {
+            let (tx, updates) = crossbeam::channel::bounded(16);
+            let url = store.url().clone();
+            if let Err(e) = crate::fleet::state::watch(url, node, server.registry.clone(), tx) {
+                server.stop();
+                return Err(e);
+            }
+            Some(FleetState {
+                store,
+                version,
+                updates,
+                failed: None,
+                adopted: 0,
+            })
+        }
+        None => None,
+    };
     let supervisor = Supervisor {
         server,
         source,
         store,
         view,
         admin: admin_rx,
+        fleet,
+        fleet_state,
         tls: listener_tls,
     };
     Ok((supervisor, signals))

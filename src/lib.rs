@@ -28,6 +28,8 @@
 //!   state (`WorkerCtx`, one config `Generation`).
 //! - `proxy`: the request path, from a parsed head to a relayed answer and its bookkeeping.
 //! - `server`: worker threads, listeners, the merge tick, reload and shutdown.
+//! - `fleet`: several nodes on one Redis: the usage sync thread (other nodes' usage reaches the
+//!   workers through the merger) and the fleet-wide configuration store. Never on a worker.
 //! - `admin`: the admin listener, `/status`, `/metrics`, `.hgrm`, the Kong Admin API.
 //! - `supervisor`, `mock`, [`cli`]: the main thread (signals, reloads), the mock provider,
 //!   the command line.
@@ -57,6 +59,7 @@ mod admin;
 mod alloc_count;
 mod ctx;
 mod deadline;
+mod fleet;
 mod mock;
 mod provider;
 mod proxy;

@@ -8,21 +8,26 @@
 use crate::admin::entities::{write_state_atomically, ApiResponse, EntityStore};
 use crate::admin::status::{SharedView, View};
 use crate::admin::{AdminCommand, EntityReply};
-use crate::config::{self, GatewayConfig};
+use crate::config::{self, GatewayConfig, Loaded};
+use crate::fleet::Fleet;
 use crate::server::Server;
 use crate::upstream::Resolved;
-use crossbeam::channel::{Receiver, RecvTimeoutError};
+use crossbeam::channel::{never, select, Receiver};
+pub use fleet_state::{FleetState, StateLocation};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod fleet_state;
+
 /// Where the running config comes from, and where admin changes go.
 pub struct Source {
     /// What SIGHUP re-reads: the `--state` file when given, else `--config`; `None` for the
-    /// built-in demo.
+    /// built-in demo. With `--state redis://`, SIGHUP re-reads the fleet's configuration.
     pub file: Option<PathBuf>,
-    /// `--state`: admin changes are written through to it, atomically.
-    pub state: Option<PathBuf>,
+    /// `--state`: admin changes are written through to it (a file atomically; Redis with a
+    /// versioned compare-and-set).
+    pub state: Option<StateLocation>,
     /// `${{ env }}` variables llmux defines itself (the demo's mock address).
     pub extra_env: Vec<(String, String)>,
 }
@@ -45,6 +50,10 @@ pub struct Supervisor {
     /// What the admin API describes, rebuilt on every successful reload.
     pub view: SharedView,
     pub admin: Receiver<AdminCommand>,
+    /// The usage sync (`--redis`).
+    pub fleet: Option<Fleet>,
+    /// The fleet's configuration store (`--state redis://`).
+    pub fleet_state: Option<FleetState>,
     /// The `--listen-tls` certificate, re-read with every reload.
     pub tls: Option<crate::server::tls::ListenerTls>,
 }
@@ -52,6 +61,7 @@ pub struct Supervisor {
 impl Supervisor {
     /// Runs until SIGINT or SIGTERM, then stops the workers gracefully. Returns the exit code.
     pub fn run(mut self, mut signals: signal_hook::iterator::Signals) -> i32 {
+        self.publish_fleet_state();
         loop {
             for sig in signals.pending() {
                 match sig {
@@ -62,31 +72,58 @@ impl Supervisor {
                     SIGINT | SIGTERM => {
                         crate::info!("signal {sig} received: stopping accepting, finishing in-flight requests");
                         self.server.stop();
+                        if let Some(fleet) = self.fleet.take() {
+                            fleet.stop();
+                        }
                         crate::info!("stopped");
                         return 0;
                     }
                     _ => {}
                 }
             }
-            match self.admin.recv_timeout(Duration::from_millis(100)) {
-                Ok(AdminCommand::ReplaceConfig { text, reply }) => {
-                    self.reload_tls("POST /config");
+            let updates = match &self.fleet_state {
+                Some(f) => f.updates.clone(),
+                None => never(),
+            };
+            select! {
+                recv(self.admin) -> cmd => {
+                    if let Ok(cmd) = cmd {
+                        self.command(cmd);
+                    }
+                }
+                recv(updates) -> seen => {
+                    if let Ok(seen) = seen {
+                        self.on_fleet_state(seen);
+                    }
+                }
+                default(Duration::from_millis(100)) => {}
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: AdminCommand) {
+        match cmd {
+            AdminCommand::ReplaceConfig { text, reply } => {
+                self.reload_tls("POST /config");
+                let result = if self.fleet_state.is_some() {
+                    self.replace_fleet_config(&text)
+                } else {
                     let result = self.apply_text(&text, "POST /config");
                     if result.is_ok() {
                         self.adopt_text(&text);
                     }
-                    let _ = reply.send(result);
-                }
-                Ok(AdminCommand::Entities {
-                    method,
-                    path,
-                    content_type,
-                    body,
-                    reply,
-                }) => {
-                    let _ = reply.send(self.entities(&method, &path, &content_type, &body));
-                }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+                    result
+                };
+                let _ = reply.send(result);
+            }
+            AdminCommand::Entities {
+                method,
+                path,
+                content_type,
+                body,
+                reply,
+            } => {
+                let _ = reply.send(self.entities(&method, &path, &content_type, &body));
             }
         }
     }
@@ -104,6 +141,13 @@ impl Supervisor {
     }
 
     fn reload_file(&mut self) {
+        if self.fleet_state.is_some() {
+            crate::info!("SIGHUP: re-reading the fleet's configuration");
+            if let Err(e) = self.refresh_from_fleet() {
+                crate::error!("SIGHUP: {e}");
+            }
+            return;
+        }
         let Some(path) = self.source.file.clone() else {
             crate::warn!("SIGHUP: the built-in demo has no config file to re-read");
             return;
@@ -130,14 +174,20 @@ impl Supervisor {
 
     /// Loads, validates and applies `text`; returns the summary or every error.
     fn apply_text(&self, text: &str, source: &str) -> Result<String, Vec<String>> {
+        let loaded = self.validate(text, source)?;
+        self.apply(&loaded.config).map_err(|e| vec![e])?;
+        Ok(loaded.config.summary())
+    }
+
+    /// Loads and validates `text` without applying it; logs its warnings.
+    fn validate(&self, text: &str, source: &str) -> Result<Loaded, Vec<String>> {
         let env = |name: &str| self.source.env(name);
         let loaded = config::load_str(text, source, &env)
             .map_err(|errors| errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
         for w in &loaded.warnings {
             crate::warn!("{w}");
         }
-        self.apply(&loaded.config).map_err(|e| vec![e])?;
-        Ok(loaded.config.summary())
+        Ok(loaded)
     }
 
     /// After a whole new config was applied: the Admin API works on it from now on, and a
@@ -160,6 +210,9 @@ impl Supervisor {
         content_type: &str,
         body: &[u8],
     ) -> EntityReply {
+        if self.fleet_state.is_some() {
+            return self.fleet_entities(method, path, content_type, body);
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -201,7 +254,7 @@ impl Supervisor {
 
     /// Writes the current entity document to the `--state` file, if any.
     fn persist(&self) {
-        if let Some(path) = &self.source.state {
+        if let Some(path) = self.source.state.as_ref().and_then(StateLocation::file) {
             if let Err(e) = write_state_atomically(path, &self.store.to_yaml()) {
                 crate::error!("writing the state file {}: {e}", path.display());
             }
@@ -216,6 +269,9 @@ impl Supervisor {
         self.server.reload(config, &resolved)?;
         if let Ok(mut v) = self.view.write() {
             *v = View::of(config);
+        }
+        if let Some(fleet) = &self.fleet {
+            fleet.set_config(config);
         }
         crate::info!(
             "configuration reloaded: {} routes, {} AI plugins",

@@ -158,6 +158,7 @@ pub fn render(reg: &Registry) -> String {
         "Statistics-log buffers dropped because the log writer fell behind, per worker",
         per_worker(|g| g.statistics_log_dropped),
     );
+    fleet(&mut out, reg);
     family(
         &mut out,
         "llmux_worker_info",
@@ -169,6 +170,72 @@ pub fn render(reg: &Registry) -> String {
             .map(|(i, d)| (format!("worker=\"{i}\",io_driver=\"{d}\""), 1)),
     );
     out
+}
+
+/// The fleet sync and configuration store (`--redis`, `--state redis://`); nothing without them.
+fn fleet(out: &mut String, reg: &Registry) {
+    if let Some(f) = &reg.fleet {
+        let node = format!("node=\"{}\"", escape(&f.node));
+        let one = |v: u64| std::iter::once((node.clone(), v));
+        family(out, "llmux_fleet_up", "gauge",
+            "1 while the last fleet usage sync with Redis succeeded, else 0 (balancing on local counts)",
+            one(u64::from(f.up)));
+        family(
+            out,
+            "llmux_fleet_syncs_total",
+            "counter",
+            "Successful fleet usage syncs with Redis",
+            one(f.syncs),
+        );
+        family(
+            out,
+            "llmux_fleet_sync_errors_total",
+            "counter",
+            "Failed fleet usage syncs and connection attempts",
+            one(f.errors),
+        );
+        family(
+            out,
+            "llmux_fleet_redis_round_trips_total",
+            "counter",
+            "Request/reply exchanges with Redis made by the fleet usage sync (one per sync)",
+            one(f.round_trips),
+        );
+        family(
+            out,
+            "llmux_fleet_last_sync_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful fleet usage sync (0: none yet)",
+            std::iter::once((
+                node.clone(),
+                f.last_success_unix_ms.map_or(0.0, |t| t as f64 / 1000.0),
+            )),
+        );
+    }
+    if let Some(s) = &reg.fleet_state {
+        let one = |v: u64| std::iter::once((String::new(), v));
+        family(
+            out,
+            "llmux_fleet_config_version",
+            "gauge",
+            "Version of the fleet configuration this node runs (--state redis://)",
+            one(s.version),
+        );
+        family(
+            out,
+            "llmux_fleet_config_adopted_total",
+            "counter",
+            "Fleet configuration versions written by other nodes and applied here",
+            one(s.adopted),
+        );
+        family(
+            out,
+            "llmux_fleet_config_errors_total",
+            "counter",
+            "Failed calls to the fleet configuration store",
+            one(s.errors),
+        );
+    }
 }
 
 /// Per (provider, model): the merged counters and every matching target's latency histogram.

@@ -4,7 +4,7 @@
 //! is the JSON key order.
 
 use crate::config::{GatewayConfig, TargetKey};
-use crate::stats::{new_histogram, Registry};
+use crate::stats::{new_histogram, FleetReport, FleetStateReport, Registry, Tally};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
@@ -62,11 +62,55 @@ impl View {
 #[derive(Serialize)]
 struct Status<'a> {
     version: &'static str,
+    /// `off` (no Redis), `starting`, `ok`, or `degraded` (Redis unreachable: balancing on this
+    /// node's own counts plus the fleet totals of the last successful sync).
+    fleet: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet_sync: Option<FleetSync<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet_state: Option<FleetState<'a>>,
     workers: Vec<WorkerStatus>,
     proxy_overhead_us: Percentiles,
     time_to_first_token_ms: Percentiles,
     routes: &'a [RouteInfo],
     targets: Vec<TargetStatus<'a>>,
+}
+
+#[derive(Serialize)]
+struct FleetSync<'a> {
+    node: &'a str,
+    redis: &'a str,
+    state: &'static str,
+    interval_ms: u64,
+    last_success_unix_ms: Option<u64>,
+    /// How long ago the last successful sync was, so a reader needs no clock.
+    last_success_age_ms: Option<u64>,
+    syncs_total: u64,
+    errors_total: u64,
+    round_trips_total: u64,
+    connects_total: u64,
+    last_error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FleetState<'a> {
+    redis: &'a str,
+    state: &'static str,
+    version: u64,
+    adopted_total: u64,
+    errors_total: u64,
+    last_error: Option<&'a str>,
+}
+
+/// A target's usage across the fleet: this node's totals plus the other nodes' as of the last
+/// sync.
+#[derive(Serialize)]
+struct FleetUsage {
+    requests: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    cost: f64,
 }
 
 #[derive(Serialize)]
@@ -95,6 +139,9 @@ struct TargetStatus<'a> {
     completion_tokens: u64,
     total_tokens: u64,
     cost: f64,
+    /// Present in a fleet (`--redis`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet_usage: Option<FleetUsage>,
     latency_ms: Percentiles,
     time_to_first_token_ms: Percentiles,
 }
@@ -136,6 +183,49 @@ impl Percentiles {
     }
 }
 
+impl FleetUsage {
+    fn of(t: &Tally) -> FleetUsage {
+        FleetUsage {
+            requests: t.requests,
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            total_tokens: t.total_tokens,
+            cost: t.cost,
+        }
+    }
+}
+
+fn sync_word(f: &FleetReport) -> &'static str {
+    match (f.up, f.syncs + f.errors) {
+        (true, _) => "ok",
+        (false, 0) => "starting",
+        (false, _) => "degraded",
+    }
+}
+
+fn state_word(s: &FleetStateReport) -> &'static str {
+    match (s.up, s.errors) {
+        (true, _) => "ok",
+        (false, 0) => "starting",
+        (false, _) => "degraded",
+    }
+}
+
+/// The fleet in one word: `degraded` if any part that is configured is down.
+fn fleet_word(sync: Option<&FleetReport>, state: Option<&FleetStateReport>) -> &'static str {
+    let words = [sync.map(sync_word), state.map(state_word)];
+    let configured: Vec<&str> = words.iter().flatten().copied().collect();
+    if configured.is_empty() {
+        "off"
+    } else if configured.contains(&"degraded") {
+        "degraded"
+    } else if configured.contains(&"starting") {
+        "starting"
+    } else {
+        "ok"
+    }
+}
+
 pub fn render(view: &View, reg: &Registry) -> String {
     let workers = reg
         .gauges
@@ -162,6 +252,13 @@ pub fn render(view: &View, reg: &Registry) -> String {
                 .and_then(|m| m.targets.get(key))
                 .map(|m| m.tally)
                 .unwrap_or_default();
+            let fleet_usage = reg.fleet.as_ref().map(|_| {
+                let mut all = tally;
+                if let Some(m) = &reg.merged {
+                    all.add(&m.others_of(key));
+                }
+                FleetUsage::of(&all)
+            });
             let open_on = reg.open.iter().filter(|keys| keys.contains(key)).count();
             let hists = reg.targets.get(key);
             TargetStatus {
@@ -179,13 +276,37 @@ pub fn render(view: &View, reg: &Registry) -> String {
                 completion_tokens: tally.completion_tokens,
                 total_tokens: tally.total_tokens,
                 cost: tally.cost,
+                fleet_usage,
                 latency_ms: Percentiles::of(hists.map_or(&empty, |h| &h.provider), 1000.0),
                 time_to_first_token_ms: Percentiles::of(hists.map_or(&empty, |h| &h.ttft), 1000.0),
             }
         })
         .collect();
+    let now = crate::fleet::sync::unix_ms();
     let status = Status {
         version: env!("CARGO_PKG_VERSION"),
+        fleet: fleet_word(reg.fleet.as_ref(), reg.fleet_state.as_ref()),
+        fleet_sync: reg.fleet.as_ref().map(|f| FleetSync {
+            node: &f.node,
+            redis: &f.redis,
+            state: sync_word(f),
+            interval_ms: f.sync_interval_ms,
+            last_success_unix_ms: f.last_success_unix_ms,
+            last_success_age_ms: f.last_success_unix_ms.map(|t| now.saturating_sub(t)),
+            syncs_total: f.syncs,
+            errors_total: f.errors,
+            round_trips_total: f.round_trips,
+            connects_total: f.connects,
+            last_error: f.last_error.as_deref(),
+        }),
+        fleet_state: reg.fleet_state.as_ref().map(|s| FleetState {
+            redis: &s.redis,
+            state: state_word(s),
+            version: s.version,
+            adopted_total: s.adopted,
+            errors_total: s.errors,
+            last_error: s.last_error.as_deref(),
+        }),
         workers,
         proxy_overhead_us: Percentiles::of(&reg.core.overhead, 1.0),
         time_to_first_token_ms: Percentiles::of(&reg.core.ttft, 1000.0),

@@ -21,6 +21,10 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Open connections per worker beyond which waits hold no read buffers: below it a buffer
+/// per waiting connection is a few MiB at most, and the extra poll per request is not worth it.
+pub const LEAN_ABOVE_CONNECTIONS: usize = 512;
+
 pub struct WorkerCtx {
     pub id: usize,
     /// The generation new requests start on.
@@ -82,6 +86,12 @@ impl WorkerCtx {
             core_hists: RefCell::new(CoreHists::default()),
             access_log,
         }
+    }
+
+    /// Many connections are open: waits should hold no buffers, at the price of a readiness
+    /// poll before each read (see `ClientConn::wait_for_request`).
+    pub fn lean(&self) -> bool {
+        self.open_connections.get() > LEAN_ABOVE_CONNECTIONS
     }
 
     /// The current generation and every retired one still in use.

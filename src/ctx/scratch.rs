@@ -64,9 +64,10 @@ impl RequestScratch {
             upstream.recycle();
         }
         io.filter.recycle(KEEP_BYTES);
+        // The relay's buffers go back to the thread's spares, not with the scratch: a pool of
+        // idle scratches (after thousands of streams end at once) must not pin them.
         for buf in [&mut io.out, &mut io.data] {
-            buf.clear();
-            buf.shrink_to(KEEP_BYTES);
+            crate::http1::spare::give(std::mem::take(buf));
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use super::spare;
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, CancelHandle, CancelableAsyncReadRent};
+use monoio::io::AsyncReadRent;
 
 /// A read gets at least this much room; below it the buffer is compacted or grown. Kept well
 /// under the starting capacity so a connection's first small read does not double its buffer
@@ -96,6 +96,34 @@ impl ReadBuf {
         }
     }
 
+    /// Reads what `fd` has right now, appending, without waiting: a plain `recv` with
+    /// `MSG_DONTWAIT`, for a socket already known to be readable. `WouldBlock` when it has
+    /// nothing after all. Nothing stays in flight, so the buffer can go back to the spares at
+    /// once (see `http1::spare`).
+    pub fn fill_now(&mut self, fd: std::os::fd::RawFd) -> std::io::Result<usize> {
+        self.make_room();
+        let len = self.buf.len();
+        let room = self.buf.capacity() - len;
+        // SAFETY: the destination is the vector's spare capacity, `room` bytes starting just
+        // past its initialised length, all inside its allocation; recv(2) writes at most
+        // `room` bytes there and reports how many, and only those are marked initialised.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                self.buf.as_mut_ptr().add(len).cast(),
+                room,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = n as usize;
+        // SAFETY: recv initialised exactly `n <= room` bytes after `len`.
+        unsafe { self.buf.set_len(len + n) };
+        Ok(n)
+    }
+
     /// Reads once from `io`, appending. Returns the byte count; 0 means the peer closed.
     pub async fn fill<S: AsyncReadRent>(&mut self, io: &mut S) -> std::io::Result<usize> {
         self.make_room();
@@ -105,20 +133,72 @@ impl ReadBuf {
         self.buf = slice.into_inner();
         res
     }
+}
 
-    /// [`fill`](Self::fill) that can be cancelled through `cancel` without losing bytes: the
-    /// caller cancels and then still awaits this future, which returns whatever the kernel
-    /// had already read (or an `ECANCELED` error).
-    pub async fn fill_cancelable<S: CancelableAsyncReadRent>(
-        &mut self,
-        io: &mut S,
-        cancel: CancelHandle,
-    ) -> std::io::Result<usize> {
-        self.make_room();
-        let len = self.buf.len();
-        let buf = std::mem::take(&mut self.buf);
-        let (res, slice) = io.cancelable_read(buf.slice_mut(len..), cancel).await;
-        self.buf = slice.into_inner();
-        res
+/// Waits for `tcp` to be readable, holding no buffer, then reads what is there at once (no
+/// read stays in flight, so the buffer's storage is taken and can be given back right away).
+/// Ends with `Ok(0)` once `deadline` has expired.
+pub(crate) async fn read_when_ready(
+    tcp: &monoio::net::TcpStream,
+    buf: &mut ReadBuf,
+    deadline: &crate::deadline::Deadline,
+) -> std::io::Result<usize> {
+    loop {
+        if deadline.expired() {
+            return Ok(0);
+        }
+        // Errors and hang-ups show up in the read that follows.
+        let _ = tcp.readable(false).await;
+        match buf.fill_now(std::os::fd::AsRawFd::as_raw_fd(tcp)) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn fill_now_reads_what_is_there_and_never_waits() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut buf = ReadBuf::empty();
+        let err = buf.fill_now(server.as_raw_fd()).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "nothing sent yet"
+        );
+        client.write_all(b"hello ").unwrap();
+        client.write_all(b"world").unwrap();
+        let mut got = 0;
+        while got < 11 {
+            match buf.fill_now(server.as_raw_fd()) {
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(buf.data(), b"hello world");
+        drop(client);
+        let mut closed = false;
+        for _ in 0..1000 {
+            match buf.fill_now(server.as_raw_fd()) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(_) => panic!("no more bytes were sent"),
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+        assert!(closed, "a closed peer reads as 0");
+        assert_eq!(buf.data(), b"hello world", "earlier bytes are kept");
     }
 }

@@ -16,7 +16,7 @@ use super::client_io::{ClientIo, Seen};
 use super::request::{HeadError, Limits, RequestHead};
 use super::Framing;
 use crate::deadline::{Deadline, OnExpiry};
-use monoio::io::{AsyncWriteRentExt, Canceller};
+use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use std::future::Future;
 use std::time::Duration;
@@ -103,14 +103,48 @@ impl ClientConn {
 
     /// Waits up to `idle` for the first byte of the next request; `false` when the client
     /// closed or idled out between requests.
-    pub async fn wait_for_request(&mut self, idle: Duration) -> bool {
+    ///
+    /// `lean`: hold no read buffer while waiting (a readiness poll first, then the read,
+    /// which completes at once): one more operation per request, worth it when thousands of
+    /// connections wait at once.
+    pub async fn wait_for_request(&mut self, idle: Duration, lean: bool) -> bool {
         if !self.buf.is_empty() {
             return true;
         }
         self.deadline.arm(idle);
-        let read = self.fill().await;
+        let read = match &self.stream {
+            ClientIo::Plain(tcp) if lean => {
+                self.buf.release();
+                super::buffer::read_when_ready(tcp, &mut self.buf, &self.deadline).await
+            }
+            _ => self.fill().await,
+        };
         self.deadline.disarm();
         matches!(read, Ok(n) if n > 0)
+    }
+
+    /// Writes as much of `bytes` as the socket takes right now, without waiting (a plain
+    /// `send` with `MSG_DONTWAIT`); returns how many. Nothing stays in flight, so the caller's
+    /// buffer is free at once. Plain connections only (0 for TLS, where the caller then uses
+    /// [`write_all`](Self::write_all)).
+    pub fn write_now(&mut self, bytes: &[u8]) -> usize {
+        let ClientIo::Plain(tcp) = &self.stream else {
+            return 0;
+        };
+        // SAFETY: `bytes` is a live slice for the duration of the call and send(2) reads at
+        // most `len` bytes from it; MSG_DONTWAIT keeps the event loop from blocking and
+        // MSG_NOSIGNAL turns a closed peer into an error instead of SIGPIPE.
+        let n = unsafe {
+            libc::send(
+                std::os::fd::AsRawFd::as_raw_fd(tcp),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        let n = usize::try_from(n).unwrap_or(0);
+        self.written += n as u64;
+        n
     }
 
     /// Reads the rest of a request head into `head` (reused storage), within `header` of
@@ -232,49 +266,20 @@ impl ClientConn {
     /// meanwhile (a pipelined request) are kept for the next request, and watching stops.
     ///
     /// The watch starts only once `work` has taken [`WATCH_AFTER`]: most answers come sooner
-    /// than a client could give up, and not watching them saves a read op and its canceller
-    /// (allocations) per request. The watch is a cancelable read: when `work` finishes first
-    /// the read is cancelled and still awaited, so the buffer comes back with whatever the
-    /// kernel had already read.
+    /// than a client could give up, and not watching them saves a poll op per request. The
+    /// watch holds no buffer and reads nothing ([`ClientIo::watch`]).
     pub async fn unless_closed<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
         let mut work = std::pin::pin!(work);
         monoio::select! {
             out = &mut work => return Some(out),
             _ = self.deadline.nudge(WATCH_AFTER) => {}
         }
-        let result = self.watch_while(work).await;
-        // Unless the client sent more meanwhile, the buffer goes back until the next request.
-        self.buf.release();
-        result
+        self.watch_while(work).await
     }
 
     async fn watch_while<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
-        let ClientIo::Plain(stream) = &mut self.stream else {
-            // Boxed, so a plain connection's task is not sized for the TLS watch.
-            return Box::pin(self.watch_while_tls(work)).await;
-        };
         let mut work = std::pin::pin!(work);
-        let canceller = Canceller::new();
-        let watch = self.buf.fill_cancelable(stream, canceller.handle());
-        let mut watch = std::pin::pin!(watch);
-        monoio::select! {
-            out = &mut work => {
-                let _canceller = canceller.cancel();
-                let _ = watch.await;
-                Some(out)
-            }
-            seen = &mut watch => match seen {
-                Ok(n) if n > 0 => Some(work.await),
-                _ => None,
-            }
-        }
-    }
-
-    /// `watch_while` for TLS: the socket is polled for readability and peeked, never read
-    /// (see `client_io`), so the TLS stream is untouched whichever side finishes first.
-    async fn watch_while_tls<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
-        let mut work = std::pin::pin!(work);
-        let watch = self.stream.watch_tls();
+        let watch = self.stream.watch();
         let mut watch = std::pin::pin!(watch);
         monoio::select! {
             out = &mut work => Some(out),

@@ -1,13 +1,12 @@
 //! The client's socket, plain or TLS, as one stream type for [`super::ClientConn`], as
 //! `upstream::io::UpstreamIo` is for providers.
 //!
-//! Watching for a client that hangs up differs. A plain socket is watched with a cancelable
-//! read whose buffer comes back with whatever arrived. A TLS stream cannot be: monoio-rustls
-//! reads into its own buffer, so a cancelled read leaves the stream with a stored error (and a
-//! dropped one loses the buffer). Instead a TLS connection keeps a duplicate of its socket's
-//! descriptor that is only ever polled for readability (no bytes are consumed), and a
-//! non-blocking `MSG_PEEK` tells end-of-stream from data. Nothing is read from the TLS stream
-//! while it is watched, so it stays intact for the next request.
+//! Watching for a client that hangs up ([`ClientIo::watch`]) never reads: the socket is polled
+//! for readability and a non-blocking `MSG_PEEK` tells end-of-stream from data. A TLS stream
+//! cannot be read and cancelled (monoio-rustls reads into its own buffer, and a cancelled read
+//! leaves it with a stored error), so a TLS connection keeps a duplicate of its socket's
+//! descriptor for the poll; a plain one is polled directly. Either way no read buffer is held
+//! while a slow provider is awaited, and nothing the client sends is consumed.
 //!
 //! The TLS branches box their futures (monoio-rustls's are several hundred bytes), so a plain
 //! connection's task is not sized for TLS.
@@ -72,10 +71,14 @@ impl ClientIo {
         }
     }
 
-    /// TLS only: waits until the socket has something to say, without reading it.
-    pub async fn watch_tls(&self) -> Seen {
-        let ClientIo::Tls { watch, .. } = self else {
-            return Seen::Data;
+    /// Waits until the socket has something to say, without reading it: a readiness poll
+    /// (no buffer held while waiting), then a non-blocking `MSG_PEEK` of one byte to tell
+    /// end-of-stream from data. Nothing is consumed, so a TLS stream stays intact and a plain
+    /// one keeps its bytes for the next request.
+    pub async fn watch(&self) -> Seen {
+        let watch = match self {
+            ClientIo::Plain(tcp) => tcp,
+            ClientIo::Tls { watch, .. } => watch,
         };
         loop {
             if watch.readable(false).await.is_err() {

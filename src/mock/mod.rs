@@ -137,7 +137,7 @@ async fn serve_conn(stream: TcpStream, args: Rc<MockArgs>, scanner: Rc<RefCell<B
     let limits = Limits::default();
     let mut head = RequestHead::default();
     loop {
-        if !stream.wait_for_request(PATIENCE).await {
+        if !stream.wait_for_request(PATIENCE, false).await {
             return;
         }
         match stream.read_head_into(&mut head, &limits, PATIENCE).await {

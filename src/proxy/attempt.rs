@@ -154,7 +154,7 @@ async fn exchange(
         let (sent, back) = conn.send(request, options.write_timeout).await;
         request = back;
         let result = match sent {
-            Ok(()) => read_head(&mut conn, options, head, client).await,
+            Ok(()) => read_head(&mut conn, options, head, client, ctx.lean()).await,
             Err(e) => Err(e),
         };
         match result {
@@ -163,11 +163,7 @@ async fn exchange(
             Err(e) => return (Err(e), request),
         }
     }
-    // Boxed: the TCP + TLS handshake future is the largest piece of the connection's task
-    // (about 2.8 KiB), and a new connection is rare once the pool is warm; inline, every
-    // connection's task would carry that space for its whole life, streams included.
-    let connecting = Box::pin(connect(peer, &ctx.tls, options.connect_timeout));
-    let mut conn = match connecting.await {
+    let mut conn = match connect(peer, &ctx.tls, options.connect_timeout).await {
         Ok(conn) => conn,
         Err(e) => return (Err(e), request),
     };
@@ -175,7 +171,7 @@ async fn exchange(
     if let Err(e) = sent {
         return (Err(e), request);
     }
-    match read_head(&mut conn, options, head, client).await {
+    match read_head(&mut conn, options, head, client, ctx.lean()).await {
         Ok(()) => (Ok(conn), request),
         Err(e) => (Err(e), request),
     }
@@ -188,9 +184,10 @@ async fn read_head(
     options: PeerOptions,
     head: &mut ResponseHead,
     client: &mut ClientConn,
+    lean: bool,
 ) -> Result<(), AttemptError> {
     match client
-        .unless_closed(conn.read_head_into(options.read_timeout, head))
+        .unless_closed(conn.read_head_into(options.read_timeout, head, lean))
         .await
     {
         Some(result) => result,

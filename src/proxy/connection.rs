@@ -47,7 +47,10 @@ pub(crate) async fn serve(ctx: Rc<WorkerCtx>, mut client: ClientConn) {
     let _open = Open::new(&ctx);
     let s = &ctx.settings;
     loop {
-        if !client.wait_for_request(s.keepalive_timeout).await {
+        if !client
+            .wait_for_request(s.keepalive_timeout, ctx.lean())
+            .await
+        {
             return;
         }
         // Buffers are taken only once a request is arriving: idle connections hold none.

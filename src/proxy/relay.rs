@@ -77,7 +77,7 @@ pub(super) async fn respond(
         filter,
         read_timeout,
     };
-    match pump.run(client, out, data).await {
+    match pump.run(client, out, data, req.ctx.lean()).await {
         RelayEnd::Complete { reusable } => {
             if reusable {
                 req.ctx.pool.borrow_mut().put(conn);
@@ -209,7 +209,14 @@ struct Pump<'a> {
 
 impl Pump<'_> {
     /// Writes `out` (the client's head) and relays the body, reusing `out` and `data`.
-    async fn run(self, client: &mut ClientConn, out: &mut Vec<u8>, data: &mut Vec<u8>) -> RelayEnd {
+    /// `lean`: see [`write_out`].
+    async fn run(
+        self,
+        client: &mut ClientConn,
+        out: &mut Vec<u8>,
+        data: &mut Vec<u8>,
+        lean: bool,
+    ) -> RelayEnd {
         let Pump {
             up,
             up_head,
@@ -220,6 +227,7 @@ impl Pump<'_> {
         // A stream between events holds no buffers: they go back to the thread's spares
         // before each wait and are taken again after it.
         let quiet = filter.is_stream();
+        let lean = quiet && lean;
         let mut decoder = ChunkedDecoder::new();
         let mut remaining = match up_head.framing {
             Framing::Length(n) => n,
@@ -245,7 +253,7 @@ impl Pump<'_> {
                     let progress = match decoder.decode(up.buf.data(), |d| filter.pass(d, data)) {
                         Ok(p) => p,
                         Err(_) => {
-                            let _ = write_out(client, out).await;
+                            let _ = write_out(client, out, lean).await;
                             return RelayEnd::UpstreamFailed;
                         }
                     };
@@ -265,7 +273,7 @@ impl Pump<'_> {
             if finished && framing == ClientFraming::Chunked {
                 out.extend_from_slice(LAST_CHUNK);
             }
-            if !write_out(client, out).await {
+            if !write_out(client, out, lean).await {
                 return RelayEnd::ClientGone;
             }
             if finished {
@@ -287,7 +295,7 @@ impl Pump<'_> {
                     if framing == ClientFraming::Chunked {
                         out.extend_from_slice(LAST_CHUNK);
                     }
-                    if !write_out(client, out).await {
+                    if !write_out(client, out, lean).await {
                         return RelayEnd::ClientGone;
                     }
                     return RelayEnd::Complete { reusable: false };
@@ -300,9 +308,21 @@ impl Pump<'_> {
 }
 
 /// Writes and empties `out` (keeping its allocation); `false` when the client is gone.
-async fn write_out(client: &mut ClientConn, out: &mut Vec<u8>) -> bool {
+///
+/// `lean` (thousands of connections): first write what the socket takes right now, so the
+/// buffer is not held by a write op until the loop comes round again. Streams that all
+/// receive an event at the same moment would otherwise each hold their buffers at once.
+async fn write_out(client: &mut ClientConn, out: &mut Vec<u8>, lean: bool) -> bool {
     if out.is_empty() {
         return true;
+    }
+    if lean {
+        let n = client.write_now(out);
+        if n == out.len() {
+            out.clear();
+            return true;
+        }
+        out.drain(..n);
     }
     match client.write_all(std::mem::take(out)).await {
         Ok(mut buf) => {

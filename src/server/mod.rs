@@ -39,6 +39,8 @@ pub struct Server {
     pub drivers: Vec<&'static str>,
     /// Histograms, gauges and totals for the admin API.
     pub registry: SharedRegistry,
+    /// Where the fleet sync hands the merger the other nodes' usage (`--redis`).
+    pub fleet_remote: Sender<std::sync::Arc<crate::stats::RemoteTotals>>,
     controls: Vec<Sender<Control>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -122,6 +124,7 @@ pub fn start(
         tls_addrs,
         drivers: Vec::with_capacity(workers),
         registry: merger.registry.clone(),
+        fleet_remote: merger.remote.clone(),
         controls,
         threads,
     };

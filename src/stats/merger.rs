@@ -1,4 +1,5 @@
-//! The merger thread: sums every core's reports and sends each core the totals.
+//! The merger thread: sums every core's reports and sends each core the totals (and, in a
+//! fleet, the other nodes' usage the fleet thread hands it, kept apart from this node's own).
 //!
 //! It is the only place that sees all cores, and it runs on its own thread, so it may block on
 //! its channel; workers never do (they `try_send` and `try_recv` on their merge tick).
@@ -35,11 +36,30 @@ impl Default for MergedTarget {
     }
 }
 
-/// What the merger sends back: totals, and per core the last report they include.
+/// Usage the other nodes of a fleet counted, per target, as of this node's last fleet sync
+/// (requests, tokens and cost; never failures: circuit breakers stay per node).
+pub type RemoteTotals = HashMap<TargetKey, Tally>;
+
+/// What the merger sends back: this node's totals, per core the last report they include, and
+/// the other nodes' usage.
+///
+/// A core balances on `targets` + `others` + its own unacknowledged and pending deltas. Each
+/// count is in exactly one of them: `targets` holds every report of this node up to `acked`;
+/// `others` is the fleet total minus exactly what this node wrote in the same sync (see
+/// `fleet::usage`), so nothing of this node's is in it.
 #[derive(Debug, Clone, Default)]
 pub struct Merged {
     pub acked: Vec<u64>,
     pub targets: HashMap<TargetKey, MergedTarget>,
+    /// Empty unless `--redis` is given.
+    pub others: Arc<RemoteTotals>,
+}
+
+impl Merged {
+    /// The other nodes' usage of `key` (zero outside a fleet).
+    pub fn others_of(&self, key: &TargetKey) -> Tally {
+        self.others.get(key).copied().unwrap_or_default()
+    }
 }
 
 /// The channels workers use; cloned into each worker at start.
@@ -50,6 +70,8 @@ pub struct MergerHandle {
     /// Usage counted off the request path (tokenizer fallback), not tied to any core's report.
     pub counted: Sender<Counted>,
     pub merged: Vec<Receiver<Arc<Merged>>>,
+    /// Where the fleet sync thread hands over the other nodes' usage after each sync.
+    pub remote: Sender<Arc<RemoteTotals>>,
 }
 
 /// Starts the merger for `cores` workers, broadcasting at most once per `interval`.
@@ -61,6 +83,8 @@ pub fn spawn(
 ) -> std::io::Result<MergerHandle> {
     let (report_tx, report_rx) = bounded::<CoreReport>(cores * 64);
     let (extra_tx, extra_rx) = bounded::<Counted>(4096);
+    // The fleet thread sends at most once per sync interval; only the newest matters.
+    let (remote_tx, remote_rx) = bounded::<Arc<RemoteTotals>>(4);
     let mut senders = Vec::with_capacity(cores);
     let mut receivers = Vec::with_capacity(cores);
     for _ in 0..cores {
@@ -75,8 +99,11 @@ pub fn spawn(
         .name("llmux-merger".into())
         .spawn(move || {
             run(
-                report_rx,
-                extra_rx,
+                Inputs {
+                    reports: report_rx,
+                    extra: extra_rx,
+                    remote: remote_rx,
+                },
                 senders,
                 interval,
                 shared,
@@ -88,20 +115,32 @@ pub fn spawn(
         registry,
         counted: extra_tx,
         merged: receivers,
+        remote: remote_tx,
     })
 }
 
-fn run(
+/// What flows into the merger.
+struct Inputs {
     reports: Receiver<CoreReport>,
     extra: Receiver<Counted>,
+    remote: Receiver<Arc<RemoteTotals>>,
+}
+
+fn run(
+    inputs: Inputs,
     cores: Vec<Sender<Arc<Merged>>>,
     interval: Duration,
     registry: SharedRegistry,
     histogram_log: Option<Sender<Histogram<u64>>>,
 ) {
+    let Inputs {
+        reports,
+        extra,
+        remote,
+    } = inputs;
     let mut state = Merged {
         acked: vec![0; cores.len()],
-        targets: HashMap::new(),
+        ..Merged::default()
     };
     let mut dirty = false;
     let mut last_sent = Instant::now();
@@ -123,6 +162,10 @@ fn run(
         while let Ok(c) = extra.try_recv() {
             let tally = Tally::from_usage(&c.usage, c.costs.0, c.costs.1);
             state.targets.entry(c.key).or_default().tally.add(&tally);
+            dirty = true;
+        }
+        while let Ok(others) = remote.try_recv() {
+            state.others = others;
             dirty = true;
         }
         if dirty && last_sent.elapsed() >= interval / 2 {
@@ -182,7 +225,7 @@ mod tests {
         let key = key("m");
         let mut state = Merged {
             acked: vec![0, 0],
-            targets: HashMap::new(),
+            ..Merged::default()
         };
         let tally = Tally {
             requests: 1,
@@ -215,6 +258,48 @@ mod tests {
         assert_eq!(t.tally.requests, 2);
         assert_eq!(t.e2e.value(now), Some(100.0));
         assert_eq!(t.tpot.value(now), Some(10.0));
+    }
+
+    #[test]
+    fn thread_passes_the_other_nodes_usage_to_every_core_beside_its_own_totals() {
+        let handle = spawn(1, Duration::from_millis(5), None).unwrap();
+        let key = key("k");
+        let own = Tally {
+            total_tokens: 7,
+            ..Tally::default()
+        };
+        handle
+            .reports
+            .send(CoreReport {
+                core: 0,
+                seq: 1,
+                tallies: vec![(key.clone(), own)],
+                ..CoreReport::default()
+            })
+            .unwrap();
+        let mut others = RemoteTotals::new();
+        others.insert(
+            key.clone(),
+            Tally {
+                total_tokens: 100,
+                ..Tally::default()
+            },
+        );
+        handle.remote.send(Arc::new(others)).unwrap();
+        // Broadcasts come while something changed; the one after both inputs carries both.
+        loop {
+            let m = handle.merged[0]
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap();
+            if m.others_of(&key).total_tokens == 100 && m.targets.contains_key(&key) {
+                // Kept apart: the node's own totals are not mixed with the fleet's.
+                assert_eq!(m.targets[&key].tally.total_tokens, 7);
+                break;
+            }
+        }
+        let reg = handle.registry.lock().unwrap();
+        let m = reg.merged.as_ref().unwrap();
+        assert_eq!(m.others_of(&key).total_tokens, 100);
     }
 
     #[test]

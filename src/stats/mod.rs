@@ -22,9 +22,11 @@ use crate::config::{TargetKey, TokensCountStrategy};
 use crate::usage::Usage;
 
 pub use hists::{micros, new_histogram, CoreHists, TargetHists};
-pub use merger::{Merged, MergedTarget, MergerHandle};
+pub use merger::{Merged, MergedTarget, MergerHandle, RemoteTotals};
 pub use peak_ewma::PeakEwma;
-pub use registry::{CoreGauges, HistReport, Registry, SharedRegistry};
+pub use registry::{
+    CoreGauges, FleetReport, FleetStateReport, HistReport, Registry, SharedRegistry,
+};
 pub use view::PluginStats;
 
 /// Additive counters for one target; cores send deltas of this and the merger sums them.

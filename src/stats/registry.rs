@@ -20,6 +20,46 @@ pub struct Registry {
     pub merged: Option<Arc<Merged>>,
     /// Per core, the targets whose circuit breaker is open there.
     pub open: Vec<Vec<TargetKey>>,
+    /// The fleet usage sync (`--redis`), filled by its thread after every attempt.
+    pub fleet: Option<FleetReport>,
+    /// The fleet configuration store (`--state redis://`), filled by the supervisor.
+    pub fleet_state: Option<FleetStateReport>,
+}
+
+/// How the fleet usage sync is doing, for `/status` and `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct FleetReport {
+    /// This node's id in Redis (`HOST-PID-RANDOM`).
+    pub node: String,
+    /// The Redis URL, password hidden.
+    pub redis: String,
+    pub sync_interval_ms: u64,
+    /// The last attempt succeeded.
+    pub up: bool,
+    /// Wall-clock time of the last successful sync, ms since the Unix epoch.
+    pub last_success_unix_ms: Option<u64>,
+    /// Successful syncs since start.
+    pub syncs: u64,
+    /// Failed connects and failed syncs since start.
+    pub errors: u64,
+    /// Request/reply exchanges with Redis (one per sync, plus script loads), for checking that
+    /// the cost per interval does not grow with traffic.
+    pub round_trips: u64,
+    pub connects: u64,
+    pub last_error: Option<String>,
+}
+
+/// How the fleet configuration store is doing.
+#[derive(Debug, Clone, Default)]
+pub struct FleetStateReport {
+    pub redis: String,
+    /// The configuration version this node runs (0: none from the fleet yet).
+    pub version: u64,
+    pub up: bool,
+    /// Fleet configuration versions this node adopted from other nodes.
+    pub adopted: u64,
+    pub errors: u64,
+    pub last_error: Option<String>,
 }
 
 /// Gauges a worker reports whenever one of them changes.

@@ -183,7 +183,10 @@ impl PluginStats {
             }
         }
         for t in 0..self.keys.len() {
+            // This node's merged totals, the other fleet nodes' usage (empty outside a fleet),
+            // then this core's own counts the merge does not include yet: each count once.
             let mut total = self.merged[t];
+            total.add(&m.others_of(&self.keys[t]));
             for (_, sent) in &self.unacked {
                 total.add(&sent[t]);
             }
@@ -276,6 +279,22 @@ plugins:
             vec![100.0, 35.0],
             "merged + own pending, nothing twice"
         );
+
+        // Other fleet nodes' usage adds to the node's totals, for targets this node has not
+        // served as well; their failures never reach this node's breakers.
+        let mut others = crate::stats::merger::RemoteTotals::new();
+        others.insert(core0.keys()[0].clone(), prompt(1000));
+        others.insert(
+            core0.keys()[1].clone(),
+            Tally {
+                failures: 7,
+                ..prompt(1)
+            },
+        );
+        merged.others = std::sync::Arc::new(others);
+        let external = core0.apply_merged(&merged, 0, now);
+        assert_eq!(core0.usage_view, vec![1100.0, 36.0]);
+        assert_eq!(external, vec![0, 0]);
     }
 
     #[test]

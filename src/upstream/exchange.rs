@@ -116,31 +116,37 @@ pub async fn connect(
         }
     };
     let deadline = Deadline::register(tcp.as_raw_fd(), OnExpiry::Both);
-    let io = if let Some(name) = &peer.server_name {
-        let name = name
-            .clone()
-            .map_err(|detail| err(FailKind::Connect, false, key, detail))?;
-        match monoio::time::timeout(timeout, tls.connect(name, tcp)).await {
-            Ok(Ok(s)) => UpstreamIo::Tls(Box::new(s)),
-            Ok(Err(e)) => {
-                return Err(err(
-                    FailKind::Connect,
-                    false,
-                    key,
-                    format!("TLS handshake: {e}"),
-                ))
-            }
-            Err(_) => {
-                return Err(err(
-                    FailKind::Timeout,
-                    false,
-                    key,
-                    "TLS handshake timed out".to_string(),
-                ))
+    let io = match &peer.server_name {
+        None => UpstreamIo::Plain(tcp),
+        Some(name) => {
+            let name = name
+                .clone()
+                .map_err(|detail| err(FailKind::Connect, false, key, detail))?;
+            // The handshake is bounded by the socket's deadline, and its (large) future is
+            // boxed: only TLS connections pay for it, once per connection.
+            deadline.arm(timeout);
+            let handshake = Box::pin(tls.connect(name, tcp)).await;
+            deadline.disarm();
+            match handshake {
+                Ok(s) => UpstreamIo::Tls(Box::new(s)),
+                Err(_) if deadline.expired() => {
+                    return Err(err(
+                        FailKind::Timeout,
+                        false,
+                        key,
+                        "TLS handshake timed out".to_string(),
+                    ))
+                }
+                Err(e) => {
+                    return Err(err(
+                        FailKind::Connect,
+                        false,
+                        key,
+                        format!("TLS handshake: {e}"),
+                    ))
+                }
             }
         }
-    } else {
-        UpstreamIo::Plain(tcp)
     };
     Ok(UpstreamConn {
         deadline,
@@ -218,17 +224,13 @@ impl UpstreamConn {
             return Err(std::io::ErrorKind::TimedOut.into());
         }
         self.deadline.arm(timeout);
-        if quiet && self.buf.is_empty() {
-            self.buf.release();
-            if let UpstreamIo::Plain(tcp) = &self.io {
-                // Errors and hang-ups are seen by the read below.
-                let _ = tcp.readable(false).await;
+        let read = match &self.io {
+            UpstreamIo::Plain(tcp) if quiet && self.buf.is_empty() => {
+                self.buf.release();
+                crate::http1::buffer::read_when_ready(tcp, &mut self.buf, &self.deadline).await
             }
-        }
-        let read = if self.deadline.expired() {
-            Ok(0)
-        } else {
-            self.buf.fill(&mut self.io).await
+            _ if self.deadline.expired() => Ok(0),
+            _ => self.buf.fill(&mut self.io).await,
         };
         self.deadline.disarm();
         if self.deadline.expired() {
@@ -245,10 +247,13 @@ impl UpstreamConn {
     /// Reads until a final (non-1xx) response head is complete, into `head` (reused from
     /// request to request). `read_timeout` bounds each wait between two reads, as nginx's
     /// `proxy_read_timeout` does.
+    ///
+    /// `lean`: wait without holding a read buffer (see [`fill`](Self::fill)'s `quiet`).
     pub async fn read_head_into(
         &mut self,
         read_timeout: Duration,
         head: &mut ResponseHead,
+        lean: bool,
     ) -> Result<(), AttemptError> {
         loop {
             match ResponseHead::parse_into(self.buf.data(), false, head) {
@@ -262,7 +267,7 @@ impl UpstreamConn {
                 Ok(None) => {}
                 Err(e) => return Err(err(FailKind::InvalidHeader, true, &self.key, e)),
             }
-            match self.fill(read_timeout, false).await {
+            match self.fill(read_timeout, lean).await {
                 Ok(0) => {
                     return Err(err(
                         FailKind::Closed,

@@ -13,8 +13,10 @@
 
 pub mod client;
 pub mod configs;
+pub mod fleet;
 pub mod gateway;
 pub mod kong;
+pub mod redis;
 pub mod reply;
 pub mod tls;
 pub mod upstream;
@@ -22,7 +24,9 @@ pub mod wire;
 
 pub use client::*;
 pub use configs::*;
+pub use fleet::*;
 pub use gateway::*;
+pub use redis::{RedisCluster, RedisServer};
 pub use reply::{json_string, reason_phrase, Reply};
 pub use tls::*;
 pub use upstream::*;
