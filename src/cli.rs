@@ -416,7 +416,7 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
     };
     // The admin API answers last, so its first /status already shows the fleet's state.
     let view: SharedView = Arc::new(RwLock::new(View::of(&config)));
-    let (admin_tx, admin_rx) = crossbeam::channel::bounded(4);
+    let (admin_tx, admin_rx) = crossbeam::channel::bounded(crate::admin::QUEUED_CALLS);
     match crate::admin::spawn(
         args.admin_listen,
         view.clone(),

@@ -119,10 +119,11 @@ impl Supervisor {
             AdminCommand::Entities {
                 method,
                 path,
+                content_type,
                 body,
                 reply,
             } => {
-                let _ = reply.send(self.entities(&method, &path, &body));
+                let _ = reply.send(self.entities(&method, &path, &content_type, &body));
             }
         }
     }
@@ -202,15 +203,23 @@ impl Supervisor {
     }
 
     /// One Kong Admin API call: a change is committed only once every worker runs it.
-    fn entities(&mut self, method: &str, path: &str, body: &[u8]) -> EntityReply {
+    fn entities(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> EntityReply {
         if self.fleet_state.is_some() {
-            return self.fleet_entities(method, path, body);
+            return self.fleet_entities(method, path, content_type, body);
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let env = |name: &str| self.source.env(name);
-        let (response, changed) = self.store.handle(method, path, body, &env, now);
+        let (response, changed) = self
+            .store
+            .handle(method, path, content_type, body, &env, now);
         let Some(new) = changed else {
             return EntityReply {
                 response,

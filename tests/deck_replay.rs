@@ -1,45 +1,61 @@
 //! The Admin API calls decK makes, replayed against the running binary. Recorded from decK's
 //! source (`Kong/deck` `cmd/gateway_ping.go`, `cmd/common.go`; `Kong/go-database-reconciler`
-//! `pkg/dump/dump.go`): `deck gateway ping` reads `GET /`; `deck gateway dump` (and the
-//! current-state half of `diff` and `sync`) lists every entity table with `size=1000`,
-//! following `next`; `sync` then changes plugins one by one.
+//! `pkg/dump/dump.go`, `pkg/utils/defaulter.go`, `pkg/schema/fetchers.go`, `pkg/diff/diff.go`,
+//! `pkg/types/{service,route,plugin}.go`; `Kong/go-kong` `kong/*_service.go`, `kong/utils.go`):
+//!
+//! - `deck gateway ping` reads `GET /`;
+//! - `dump` (and the current-state half of `diff` and `sync`) lists every entity table with
+//!   `size=1000`, all tables at once, following `next`;
+//! - `diff` and `sync` read `/schemas/{services,routes,upstreams,targets,consumer_group_plugins}`
+//!   (a 404 means no defaults) and fill those defaults into the file's services and routes, read
+//!   `/schemas/plugins/{name}` for each plugin and fill its defaults before comparing;
+//! - `sync` then writes with go-kong: `PUT /{services,routes,plugins}/{id}` (create-or-replace,
+//!   ids always set), services, routes, then plugins; then `DELETE` in the reverse order.
+//!
+//! `deck_replay/gokong.rs` ports decK's default filling and comparison, so "no difference" below
+//! means what it means to decK.
 
 mod support;
 
+#[path = "deck_replay/gokong.rs"]
+mod gokong;
+
+use serde_json::{json, Value};
 use support::*;
 
-fn admin_get(admin: std::net::SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let mut reader = ResponseReader::connect(admin);
-    reader.send(&build_request(
-        "GET",
-        admin,
-        path,
-        b"",
-        &[("User-Agent", "decK/v1.49.0"), ("Connection", "close")],
-    ));
-    let r = reader.read_response();
-    let v = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
-    (r.status, v)
+type Addr = std::net::SocketAddr;
+
+fn admin_get(admin: Addr, path: &str) -> (u16, Value) {
+    admin_call(admin, "GET", path, "", "")
 }
 
+/// One call as go-kong sends it (a JSON body with its content type, decK's user agent).
 fn admin_call(
-    admin: std::net::SocketAddr,
+    admin: Addr,
     method: &str,
     path: &str,
     body: &str,
     content_type: &str,
-) -> (u16, serde_json::Value) {
+) -> (u16, Value) {
     let mut reader = ResponseReader::connect(admin);
+    let mut headers = vec![("User-Agent", "decK/v1.49.0"), ("Connection", "close")];
+    if !content_type.is_empty() {
+        headers.push(("Content-Type", content_type));
+    }
     reader.send(&build_request(
         method,
         admin,
         path,
         body.as_bytes(),
-        &[("Content-Type", content_type), ("Connection", "close")],
+        &headers,
     ));
     let r = reader.read_response();
-    let v = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+    let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     (r.status, v)
+}
+
+fn put_json(admin: Addr, path: &str, body: &Value) -> (u16, Value) {
+    admin_call(admin, "PUT", path, &body.to_string(), "application/json")
 }
 
 fn gateway() -> (Gateway, RecordingUpstream) {
@@ -92,7 +108,7 @@ const DUMP_TABLES: &[&str] = &[
     "mtls-auths",
 ];
 
-fn list_all(admin: std::net::SocketAddr, first: &str) -> Vec<serde_json::Value> {
+fn list_all(admin: Addr, first: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut path = first.to_string();
     loop {
@@ -109,15 +125,26 @@ fn list_all(admin: std::net::SocketAddr, first: &str) -> Vec<serde_json::Value> 
     }
 }
 
+/// decK's dump: every table at once (go-kong's calls run in parallel), each to its last page.
+fn dump(admin: Addr) -> std::collections::HashMap<&'static str, Vec<Value>> {
+    let threads: Vec<_> = DUMP_TABLES
+        .iter()
+        .map(|&t| std::thread::spawn(move || (t, list_all(admin, &format!("/{t}?size=1000")))))
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("a dump thread"))
+        .collect()
+}
+
 #[test]
 fn deck_gateway_dump() {
     let (gw, _up) = gateway();
     let admin = gw.admin_addr();
     let (status, _) = admin_get(admin, "/");
     assert_eq!(status, 200);
-    for table in DUMP_TABLES {
-        let items = list_all(admin, &format!("/{table}?size=1000"));
-        let expected = match *table {
+    for (table, items) in dump(admin) {
+        let expected = match table {
             "services" | "routes" | "plugins" => 1,
             _ => 0,
         };
@@ -151,49 +178,58 @@ fn deck_paging_is_validated_as_kong_validates_it() {
     assert_eq!(body["name"], "invalid offset");
 }
 
+/// The schema reads of `diff` and `sync`, and the parts of each answer decK parses.
 #[test]
-fn deck_gateway_sync_changes_plugins_and_reads_them_back() {
-    let (gw, up) = gateway();
+fn deck_reads_schemas_for_defaults() {
+    let (gw, _up) = gateway();
     let admin = gw.admin_addr();
-    let plugins = list_all(admin, "/plugins?size=1000");
-    let id = plugins[0]["id"].as_str().unwrap().to_string();
-    // decK's update: PATCH with the whole entity.
-    let (status, body) = admin_call(
-        admin,
-        "PATCH",
-        &format!("/plugins/{id}"),
-        r#"{"enabled": true, "tags": ["team-a", "synced"]}"#,
-        "application/json",
+    for entity in ["services", "routes", "plugins"] {
+        let (status, schema) = admin_get(admin, &format!("/schemas/{entity}"));
+        assert_eq!(status, 200, "{entity}");
+        assert!(schema["entity_checks"].is_array(), "{entity}");
+        for f in schema["fields"].as_array().expect("fields") {
+            let one = f.as_object().expect("a field");
+            assert_eq!(one.len(), 1, "{entity}: one name per field: {f}");
+            assert!(one.values().next().unwrap()["type"].is_string(), "{f}");
+        }
+    }
+    // Kong's answer for a table it does not have, which decK reads as "no defaults".
+    for entity in ["upstreams", "targets", "consumer_group_plugins"] {
+        let (status, body) = admin_get(admin, &format!("/schemas/{entity}"));
+        assert_eq!(status, 404, "{entity}");
+        assert_eq!(body["message"], format!("No entity named '{entity}'"));
+    }
+    let (_, services) = admin_get(admin, "/schemas/services");
+    let mut service = json!({});
+    gokong::fill_entity(&mut service, &services);
+    assert_eq!(
+        service,
+        json!({"retries": 5, "protocol": "http", "port": 80, "connect_timeout": 60000,
+               "write_timeout": 60000, "read_timeout": 60000, "enabled": true})
     );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(list_all(admin, "/plugins?size=1000&tags=synced").len(), 1);
-    // The change serves traffic.
-    let r = post_json(
-        gw.addr(),
-        "/v1/chat",
-        r#"{"model":"fast","messages":[{"role":"user","content":"hi"}]}"#,
-        &[],
-    );
-    assert_eq!(r.status, 200);
-    assert_eq!(up.request_count(), 1);
-    // Other tables refuse changes with 405, never silently.
-    let (status, _) = admin_call(
-        admin,
-        "POST",
-        "/upstreams",
-        r#"{"name":"a"}"#,
-        "application/json",
-    );
-    assert_eq!(status, 405);
-    // GET /plugins/enabled lists what llmux serves.
-    let (status, enabled) = admin_get(admin, "/plugins/enabled");
+    for plugin in ["ai-proxy-advanced", "ai-proxy"] {
+        let (status, schema) = admin_get(admin, &format!("/schemas/plugins/{plugin}"));
+        assert_eq!(status, 200, "{plugin}");
+        let mut p = json!({"name": plugin, "config": {}});
+        gokong::fill_plugin(&mut p, &schema);
+        assert_eq!(
+            p["protocols"],
+            json!(["grpc", "grpcs", "http", "https", "ws", "wss"])
+        );
+        assert_eq!(p["config"]["response_streaming"], "allow");
+    }
+    let (status, body) = admin_get(admin, "/schemas/plugins/rate-limiting-advanced");
+    assert_eq!(status, 404);
+    assert_eq!(body["message"], "No plugin named 'rate-limiting-advanced'");
+    // decK releases before 1.x's schema endpoint read the config record from here.
+    let (status, old) = admin_get(admin, "/plugins/schema/ai-proxy-advanced");
     assert_eq!(status, 200);
-    assert!(enabled["enabled_plugins"]
+    assert!(old["fields"]
         .as_array()
         .unwrap()
-        .contains(&serde_json::json!("ai-proxy-advanced")));
-    assert!(enabled["enabled_plugins"]
-        .as_array()
-        .unwrap()
-        .contains(&serde_json::json!("key-auth")));
+        .iter()
+        .any(|f| f.get("targets").is_some()));
 }
+
+#[path = "deck_replay/sync.rs"]
+mod sync;

@@ -20,10 +20,12 @@ pub enum AdminCommand {
         text: String,
         reply: Sender<Result<String, Vec<String>>>,
     },
-    /// A Kong Admin API entity call (`/plugins`, `/services`, `/routes`).
+    /// A Kong Admin API entity call (`/plugins`, `/services`, `/routes`); the body is read by
+    /// its `Content-Type` (JSON, or Kong's form keys).
     Entities {
         method: String,
         path: String,
+        content_type: String,
         body: Vec<u8>,
         reply: Sender<EntityReply>,
     },
@@ -47,19 +49,15 @@ struct Invalid<'a> {
     errors: &'a [String],
 }
 
-/// `POST /config`.
+/// `POST /config`: the body, or (as Kong takes it) the `config` field of a form.
 pub(super) async fn replace_config(
     commands: &Sender<AdminCommand>,
+    content_type: &str,
     body: bytes::Bytes,
 ) -> Response {
-    let text = match std::str::from_utf8(&body) {
-        Ok(t) => t.to_string(),
-        Err(_) => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "the config must be UTF-8 YAML or JSON",
-            )
-        }
+    let text = match super::entities::declarative_text(content_type, &body) {
+        Ok(t) => t,
+        Err(why) => return message(StatusCode::BAD_REQUEST, &why),
     };
     let (reply, answer) = crossbeam::channel::bounded(1);
     if commands
@@ -92,12 +90,14 @@ pub(super) async fn entity_call(
     commands: &Sender<AdminCommand>,
     method: String,
     path: String,
+    content_type: String,
     body: Vec<u8>,
 ) -> Response {
     let (reply, answer) = crossbeam::channel::bounded(1);
     let cmd = AdminCommand::Entities {
         method,
         path,
+        content_type,
         body,
         reply,
     };
@@ -131,7 +131,7 @@ async fn poll<T>(answer: &crossbeam::channel::Receiver<T>, every: Duration) -> O
 fn busy() -> Response {
     message(
         StatusCode::SERVICE_UNAVAILABLE,
-        "another config change is in progress",
+        "too many Admin API calls are waiting for the gateway; retry",
     )
 }
 

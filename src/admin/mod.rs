@@ -6,8 +6,9 @@
 //! failures, health, tokens, cost and latency percentiles merged across cores; never
 //! credentials), `GET /metrics` (Prometheus), `GET /histograms/<target|all|proxy-overhead>`
 //! (HdrHistogram percentile distribution text), Kong DB-less `POST /config` (a whole
-//! declarative config, YAML or JSON, replaces the running one) and the Kong Admin API entity
-//! calls.
+//! declarative config, YAML or JSON, replaces the running one), Kong's `GET /` and `/schemas`
+//! (answered here, from static tables) and the Kong Admin API entity calls (answered by the main
+//! thread, which owns the entity store, one at a time).
 //!
 //! The admin side reads the merged accounting (`stats::Registry`) and renders it: `status`,
 //! `prometheus` and `hgrm` are its three renderers. Changes go to the main thread as
@@ -144,7 +145,22 @@ pub(crate) const KONG_VERSION: &str = "3.14.0";
 fn root() -> serde_json::Value {
     static NODE_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let node_id = NODE_ID.get_or_init(|| uuid::Uuid::new_v4().to_string());
-    let plugin = |priority: u32| serde_json::json!({"version": KONG_VERSION, "priority": priority});
+    // Kong's priorities: the order the plugins run in.
+    let priority = |name: &str| match name {
+        "key-auth" => 1250,
+        "acl" => 950,
+        "rate-limiting" => 910,
+        "ai-rate-limiting-advanced" => 905,
+        _ => 770,
+    };
+    let names = crate::config::PLUGINS.iter().map(|p| p.name);
+    let loaded: serde_json::Map<_, _> = names.clone().map(|n| (n.into(), true.into())).collect();
+    let available: serde_json::Map<_, _> = names
+        .map(|n| {
+            let plugin = serde_json::json!({"version": KONG_VERSION, "priority": priority(n)});
+            (n.into(), plugin)
+        })
+        .collect();
     serde_json::json!({
         "version": KONG_VERSION,
         "edition": "community",
@@ -156,31 +172,21 @@ fn root() -> serde_json::Value {
             "database": "off",
             "role": "traditional",
             "router_flavor": "traditional_compatible",
-            "loaded_plugins": {
-                "acl": true,
-                "ai-proxy": true,
-                "ai-proxy-advanced": true,
-                "ai-rate-limiting-advanced": true,
-                "key-auth": true,
-                "rate-limiting": true,
-            },
+            "loaded_plugins": loaded,
         },
         "plugins": {
-            // Kong's priorities: the order the plugins run in.
-            "available_on_server": {
-                "acl": plugin(950),
-                "ai-proxy": plugin(770),
-                "ai-proxy-advanced": plugin(770),
-                "ai-rate-limiting-advanced": plugin(905),
-                "key-auth": plugin(1250),
-                "rate-limiting": plugin(910),
-            },
+            "available_on_server": available,
             "enabled_in_cluster": [],
         },
         "timers": {"running": 0, "pending": 0},
         "pids": {"master": std::process::id(), "workers": []},
     })
 }
+
+/// Admin API calls the main thread takes in turn: decK reads every table at once (`dump`, the
+/// first half of `diff` and `sync`, about twenty calls) and writes ten at a time. A call past
+/// this many waiting is answered 503. Each holds its body, at most [`MAX_ADMIN_BODY`].
+pub(crate) const QUEUED_CALLS: usize = 64;
 
 /// Admin bodies (a whole config) may be large, but not unbounded.
 const MAX_ADMIN_BODY: usize = 16 * 1024 * 1024;
@@ -196,6 +202,15 @@ async fn route(req: Request, shared: &Shared) -> Response {
         Ok(b) => b,
         Err(resp) => return resp,
     };
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if let Some(r) = entities::schema_call(parts.method.as_str(), parts.uri.path()) {
+        let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return reply::raw_json(status, r.body);
+    }
     match (parts.method.as_str(), parts.uri.path()) {
         ("GET", "/") => reply::json(StatusCode::OK, &root()),
         ("GET", "/status") => {
@@ -216,13 +231,21 @@ async fn route(req: Request, shared: &Shared) -> Response {
         ("GET", path) if path.starts_with("/histograms/") => {
             histogram(shared, &path["/histograms/".len()..])
         }
-        ("POST", "/config") => commands::replace_config(&shared.commands, body).await,
+        ("POST", "/config") => commands::replace_config(&shared.commands, content_type, body).await,
         (method, path) if entities::handles_path(path) => {
             let path = parts
                 .uri
                 .path_and_query()
                 .map_or(path.to_string(), |p| p.as_str().to_string());
-            commands::entity_call(&shared.commands, method.to_string(), path, body.to_vec()).await
+            let content_type = content_type.to_string();
+            commands::entity_call(
+                &shared.commands,
+                method.to_string(),
+                path,
+                content_type,
+                body.to_vec(),
+            )
+            .await
         }
         (_, "/status") | (_, "/config") => message(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -37,7 +37,7 @@ const CONSUMER: &[F] = &[
 const KEYAUTH_CREDENTIAL: &[F] = &[
     f("id", STR, Use),
     f("key", STR, Use),
-    f("consumer", Ty::Ref, Use),
+    f("consumer", Ty::Ref("consumers"), Use),
     f("tags", STR_LIST, Meta),
     f("created_at", TIMESTAMP, Meta),
     // A key that expires would stay valid for ever if the TTL were ignored.
@@ -47,7 +47,7 @@ const KEYAUTH_CREDENTIAL: &[F] = &[
 const ACL: &[F] = &[
     f("id", STR, Use),
     f("group", STR, Use),
-    f("consumer", Ty::Ref, Use),
+    f("consumer", Ty::Ref("consumers"), Use),
     f("tags", STR_LIST, Meta),
     f("created_at", TIMESTAMP, Meta),
 ];

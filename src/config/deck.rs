@@ -7,7 +7,8 @@ pub(crate) use super::consumers::RawConsumer;
 use super::error::Diag;
 use super::kong_schema::TIMEOUT;
 use super::schema::{
-    check_record, f, int, one_of, ref_key, Sup::*, Ty, ANY, BOOL, F, STR, STR_LIST,
+    check_record, f, int, one_of, ref_key, Auto, Dflt, Sup::*, Ty, ANY, BOOL, F, STR, STR_LIST,
+    STR_SET,
 };
 use super::value::{
     as_mapping, get, get_bool, get_int, get_seq, get_str, get_str_list, index, join, kind,
@@ -27,7 +28,8 @@ const ROUTE_PROTOCOLS: &[&str] = &[
     "ws",
     "wss",
 ];
-const PLUGIN_PROTOCOLS: &[&str] = &["http", "https", "grpc", "grpcs", "ws", "wss"];
+/// Kong's HTTP protocols, sorted as Kong writes its default.
+const PLUGIN_PROTOCOLS: &[&str] = &["grpc", "grpcs", "http", "https", "ws", "wss"];
 
 /// `ai_models[]`, written by `deck file ai2kong` (Kong AI Gateway 2.x): each AI Model's name and
 /// the alias its targets answer to. The targets carry the alias as `model.model_alias`, which is
@@ -65,86 +67,112 @@ const TOP: &[F] = &[
 ];
 
 /// A service's own upstream (`url`, `host`...) is replaced by the AI plugin's targets, as in Kong.
-const SERVICE: &[F] = &[
+/// Entity tables list Kong's fields in Kong's order (its schema and Admin API answers follow it),
+/// then the decK file's own keys.
+pub(crate) const SERVICE: &[F] = &[
+    f("id", STR, Use).auto(Auto::Uuid),
+    f("created_at", TIMESTAMP, Meta).auto(Auto::Timestamp),
+    f("updated_at", TIMESTAMP, Meta).auto(Auto::Timestamp),
     f("name", STR, Use),
-    f("id", STR, Use),
-    f("enabled", BOOL, Use),
-    f("routes", Ty::Custom, Use),
-    f("plugins", Ty::Custom, Use),
-    f("url", STR, Meta),
-    f("protocol", one_of(ROUTE_PROTOCOLS), Meta),
-    f("host", STR, Meta),
-    f("port", int(0, 65535), Meta),
+    f("retries", int(0, 32767), Warn).default(Dflt::Int(5)),
+    f("protocol", one_of(ROUTE_PROTOCOLS), Meta)
+        .required()
+        .default(Dflt::Str("http")),
+    f("host", STR, Meta).required(),
+    f("port", int(0, 65535), Meta)
+        .required()
+        .default(Dflt::Int(80)),
     f("path", STR, Meta),
-    f("tags", STR_LIST, Meta),
-    f("created_at", TIMESTAMP, Meta),
-    f("updated_at", TIMESTAMP, Meta),
-    f("retries", int(0, 32767), Warn),
-    f("connect_timeout", TIMEOUT, Warn),
-    f("read_timeout", TIMEOUT, Warn),
-    f("write_timeout", TIMEOUT, Warn),
-    f("client_certificate", Ty::Ref, Warn),
+    f("connect_timeout", TIMEOUT, Warn).default(UPSTREAM_TIMEOUT),
+    f("write_timeout", TIMEOUT, Warn).default(UPSTREAM_TIMEOUT),
+    f("read_timeout", TIMEOUT, Warn).default(UPSTREAM_TIMEOUT),
+    f("tags", STR_SET, Meta),
+    f("client_certificate", Ty::Ref("certificates"), Warn),
     f("tls_verify", BOOL, Warn),
-    f("tls_verify_depth", int(-1, 64), Warn),
+    f("tls_verify_depth", int(-1, 64), Warn).default(Dflt::Null),
     f("ca_certificates", STR_LIST, Warn),
+    f("enabled", BOOL, Use).required().default(Dflt::Bool(true)),
     f("tls_sans", ANY, Warn),
-    f("filter_chains", ANY, Warn),
+    f("url", STR, Meta).deck_only(),
+    f("routes", Ty::Custom, Use).deck_only(),
+    f("plugins", Ty::Custom, Use).deck_only(),
+    f("filter_chains", ANY, Warn).deck_only(),
 ];
+
+const UPSTREAM_TIMEOUT: Dflt = Dflt::Int(60_000);
 
 /// Route keys that would restrict matching by something llmux's router does not see.
 const UNSUPPORTED_MATCHERS: &[&str] = &["hosts", "headers", "snis", "sources", "destinations"];
 
-const ROUTE: &[F] = &[
+/// `sources` and `destinations` entries.
+const ENDPOINT: &[F] = &[f("ip", STR, Use), f("port", int(0, 65535), Use)];
+
+pub(crate) const ROUTE: &[F] = &[
+    f("id", STR, Use).auto(Auto::Uuid),
+    f("created_at", TIMESTAMP, Meta).auto(Auto::Timestamp),
+    f("updated_at", TIMESTAMP, Meta).auto(Auto::Timestamp),
     f("name", STR, Use),
-    f("id", STR, Use),
-    f("paths", STR_LIST, Use),
-    f("methods", STR_LIST, Use),
-    f("protocols", Ty::List(&one_of(ROUTE_PROTOCOLS)), Use),
-    f("regex_priority", int(i64::MIN, i64::MAX), Use),
-    f("service", Ty::Ref, Use),
-    f("plugins", Ty::Custom, Use),
-    f("hosts", Ty::Custom, Use),
-    f("headers", Ty::Custom, Use),
-    f("snis", Ty::Custom, Use),
-    f("sources", Ty::Custom, Use),
-    f("destinations", Ty::Custom, Use),
-    f("expression", STR, Reject),
+    f("protocols", Ty::Set(&one_of(ROUTE_PROTOCOLS)), Use)
+        .required()
+        .default(Dflt::Strs(&["http", "https"])),
+    f("https_redirect_status_code", int(300, 599), Warn)
+        .required()
+        .default(Dflt::Int(426)),
     // The AI plugin sets the upstream path and Host itself, in Kong as in llmux.
-    f("strip_path", BOOL, Meta),
-    f("path_handling", one_of(&["v0", "v1"]), Meta),
-    f("tags", STR_LIST, Meta),
-    f("created_at", TIMESTAMP, Meta),
-    f("updated_at", TIMESTAMP, Meta),
-    f("preserve_host", BOOL, Warn),
-    f("request_buffering", BOOL, Warn),
-    f("response_buffering", BOOL, Warn),
-    f("https_redirect_status_code", int(300, 599), Warn),
-    f("priority", int(0, i64::MAX), Warn),
-    f("filter_chains", ANY, Warn),
+    f("strip_path", BOOL, Meta)
+        .required()
+        .default(Dflt::Bool(true)),
+    f("preserve_host", BOOL, Warn)
+        .required()
+        .default(Dflt::Bool(false)),
+    f("request_buffering", BOOL, Warn)
+        .required()
+        .default(Dflt::Bool(true)),
+    f("response_buffering", BOOL, Warn)
+        .required()
+        .default(Dflt::Bool(true)),
+    f("tags", STR_SET, Meta),
+    f("service", Ty::Ref("services"), Use),
+    f("snis", STR_SET, Use),
+    f("sources", Ty::Set(&Ty::Rec(ENDPOINT)), Use),
+    f("destinations", Ty::Set(&Ty::Rec(ENDPOINT)), Use),
+    f("methods", STR_SET, Use),
+    f("hosts", STR_LIST, Use),
+    f("paths", STR_LIST, Use),
+    f("headers", Ty::Map(&STR_LIST), Use),
+    f("regex_priority", int(i64::MIN, i64::MAX), Use).default(Dflt::Int(0)),
+    f("path_handling", one_of(&["v0", "v1"]), Meta).default(Dflt::Str("v0")),
+    // Fields of Kong's `expressions` router only, and the decK file's nesting.
+    f("expression", STR, Reject).deck_only(),
+    f("priority", int(0, i64::MAX), Warn).deck_only(),
+    f("plugins", Ty::Custom, Use).deck_only(),
+    f("filter_chains", ANY, Warn).deck_only(),
 ];
 
-const PLUGIN: &[F] = &[
-    f("name", STR, Use),
-    f("id", STR, Use),
+pub(crate) const PLUGIN: &[F] = &[
+    f("id", STR, Use).auto(Auto::Uuid),
+    f("name", STR, Use).required(),
     f("instance_name", STR, Use),
+    f("created_at", TIMESTAMP, Meta).auto(Auto::Timestamp),
+    f("updated_at", TIMESTAMP, Meta).auto(Auto::Timestamp),
+    f("route", Ty::Ref("routes"), Use).default(Dflt::Null),
+    f("service", Ty::Ref("services"), Use).default(Dflt::Null),
+    f("consumer", Ty::Ref("consumers"), Use).default(Dflt::Null),
+    f("consumer_group", Ty::Ref("consumer_groups"), Use).default(Dflt::Null),
     f("config", Ty::Custom, Use),
-    f("enabled", BOOL, Use),
-    f("route", Ty::Ref, Use),
-    f("service", Ty::Ref, Use),
-    f("consumer", Ty::Ref, Use),
-    f("consumer_group", Ty::Custom, Use),
-    f("protocols", Ty::List(&one_of(PLUGIN_PROTOCOLS)), Use),
-    f("_config", STR, Use),
+    f("protocols", Ty::Set(&one_of(PLUGIN_PROTOCOLS)), Use)
+        .required()
+        .default(Dflt::Strs(PLUGIN_PROTOCOLS)),
+    f("enabled", BOOL, Use).required().default(Dflt::Bool(true)),
+    f("tags", STR_SET, Meta),
     // `deck file ai2kong` names the AI Model an ai-proxy-advanced plugin serves; the plugin's
     // targets say everything llmux needs.
-    f("model", STR, Meta),
-    f("condition", STR, Reject),
-    f("tags", STR_LIST, Meta),
-    f("created_at", TIMESTAMP, Meta),
-    f("updated_at", TIMESTAMP, Meta),
+    f("model", STR, Meta).deck_only(),
     f("ordering", ANY, Warn),
-    f("run_on", STR, Warn),
     f("partials", ANY, Warn),
+    f("condition", STR, Reject),
+    f("_config", STR, Use).deck_only(),
+    f("run_on", STR, Warn).deck_only(),
 ];
 
 /// A reference to a service or route: known from nesting, by name/id (with the YAML path of the
@@ -169,6 +197,14 @@ impl Ref {
         match self {
             Ref::Index(parent) | Ref::Nested { parent, .. } => Some(*parent),
             Ref::Key { .. } => None,
+        }
+    }
+
+    /// The name or id written in the file, and the YAML path where it is written.
+    pub(crate) fn written(&self) -> Option<(&str, &str)> {
+        match self {
+            Ref::Key { key, path } | Ref::Nested { key, path, .. } => Some((key, path)),
+            Ref::Index(_) => None,
         }
     }
 }

@@ -1,8 +1,56 @@
 //! Kong Gateway 3.14's `ai-proxy-advanced` and `ai-proxy` plugin configuration schemas, as
-//! published in Kong's developer docs (`app/_schemas/gateway/plugins/3.14/*.json`), annotated with
-//! what llmux does with each key. `docs/config-reference.md` is the prose version of this file.
+//! published in Kong's developer docs (`app/_schemas/gateway/plugins/3.14/*.json`), with Kong's
+//! defaults and required keys, annotated with what llmux does with each key.
+//! `docs/config-reference.md` is the prose version of this file; [`PLUGINS`] is the list the
+//! loader and the Admin API (`/schemas/plugins/{name}`, defaults in plugin answers) read.
+//!
+//! Which records Kong requires (and so shows with their defaults when unset) follows Kong's
+//! open-source `ai-proxy` schema: `model` and `logging` are required, `auth` and `model.options`
+//! are not; `ai-proxy-advanced`'s `balancer` is required, `embeddings` is not (docs/decisions.md).
 
-use super::schema::{f, int, num, one_of, Sup::*, Ty, ANY, BOOL, F, STR};
+use super::access::schema as access;
+use super::schema::{f, int, num, one_of, Dflt, Sup::*, Ty, ANY, BOOL, F, STR};
+
+/// A plugin llmux knows, by Kong's name, with its `config` schema.
+pub(crate) struct PluginSchema {
+    pub name: &'static str,
+    pub config: &'static [F],
+}
+
+/// The plugins llmux knows. A plugin of another name in a decK file loads with one warning.
+pub(crate) const PLUGINS: &[PluginSchema] = &[
+    PluginSchema {
+        name: "acl",
+        config: access::ACL,
+    },
+    PluginSchema {
+        name: "ai-proxy",
+        config: AI_PROXY,
+    },
+    PluginSchema {
+        name: "ai-proxy-advanced",
+        config: AI_PROXY_ADVANCED,
+    },
+    PluginSchema {
+        name: "ai-rate-limiting-advanced",
+        config: access::AI_RATE_LIMITING_ADVANCED,
+    },
+    PluginSchema {
+        name: "key-auth",
+        config: access::KEY_AUTH,
+    },
+    PluginSchema {
+        name: "rate-limiting",
+        config: access::RATE_LIMITING,
+    },
+];
+
+/// The `config` schema of plugin `name`, if llmux knows it.
+pub(crate) fn plugin_config(name: &str) -> Option<&'static [F]> {
+    PLUGINS.iter().find(|p| p.name == name).map(|p| p.config)
+}
+
+const AZURE_API_VERSION: Dflt = Dflt::Str("2023-05-15");
 
 pub(crate) const TIMEOUT: Ty = int(1, 2_147_483_646);
 
@@ -70,10 +118,10 @@ const AUTH: &[F] = &[
     f("param_name", STR, Use),
     f("param_value", STR, Use),
     f("param_location", one_of(&["query", "body"]), Use),
-    f("allow_override", BOOL, Use),
+    f("allow_override", BOOL, Use).default(Dflt::Bool(false)),
     // `true` is refused while building (no managed identities / service accounts yet).
-    f("azure_use_managed_identity", BOOL, Use),
-    f("gcp_use_service_account", BOOL, Use),
+    f("azure_use_managed_identity", BOOL, Use).default(Dflt::Bool(false)),
+    f("gcp_use_service_account", BOOL, Use).default(Dflt::Bool(false)),
     f("azure_client_id", STR, Warn),
     f("azure_client_secret", STR, Warn),
     f("azure_tenant_id", STR, Warn),
@@ -107,7 +155,7 @@ const BEDROCK_EMBEDDINGS: &[F] = &[
     f("aws_sts_endpoint_url", STR, Use),
     f("batch_bucket_prefix", STR, Use),
     f("batch_role_arn", STR, Use),
-    f("embeddings_normalize", BOOL, Use),
+    f("embeddings_normalize", BOOL, Use).default(Dflt::Bool(false)),
     f("performance_config_latency", STR, Use),
     f("video_output_s3_uri", STR, Use),
 ];
@@ -135,19 +183,26 @@ const COHERE: &[F] = &[
             "search_query",
         ]),
         Use,
-    ),
+    )
+    .default(Dflt::Str("classification")),
     f("wait_for_model", BOOL, Warn),
 ];
-const DASHSCOPE: &[F] = &[f("international", BOOL, Use)];
+const DASHSCOPE: &[F] = &[f("international", BOOL, Use).default(Dflt::Bool(true))];
 const DATABRICKS: &[F] = &[f("workspace_instance_id", STR, Use)];
 const COST: Ty = num(0.0, f64::MAX);
-const CACHE_WRITE_COST: &[F] = &[f("cost", COST, Use), f("ttl", STR, Use)];
-const CONTEXT_WINDOW_FACTOR: &[F] = &[
-    f("above", STR, Use),
-    f("input_factor", COST, Use),
-    f("output_factor", COST, Use),
+const CACHE_WRITE_COST: &[F] = &[
+    f("cost", COST, Use).required(),
+    f("ttl", STR, Use).required(),
 ];
-const SERVICE_TIER_FACTOR: &[F] = &[f("factor", COST, Use), f("tier", STR, Use)];
+const CONTEXT_WINDOW_FACTOR: &[F] = &[
+    f("above", STR, Use).required(),
+    f("input_factor", COST, Use).required(),
+    f("output_factor", COST, Use).required(),
+];
+const SERVICE_TIER_FACTOR: &[F] = &[
+    f("factor", COST, Use).required(),
+    f("tier", STR, Use).required(),
+];
 
 const OPTIONS: &[F] = &[
     f("max_tokens", int(i64::MIN, i64::MAX), Use),
@@ -156,7 +211,7 @@ const OPTIONS: &[F] = &[
     f("input_cost", COST, Use),
     f("output_cost", COST, Use),
     f("azure_instance", STR, Use),
-    f("azure_api_version", STR, Use),
+    f("azure_api_version", STR, Use).default(AZURE_API_VERSION),
     f("azure_deployment_id", STR, Use),
     f("upstream_url", STR, Use),
     f("mistral_format", one_of(&["openai", "ollama"]), Use),
@@ -199,13 +254,21 @@ const MODEL: &[F] = &[
             llmux: PROVIDERS_LLMUX,
         },
         Use,
-    ),
+    )
+    .required(),
     f("name", STR, Use),
     f("model_alias", STR, Use),
     f("options", Ty::Rec(OPTIONS), Use),
 ];
 
-const LOGGING: &[F] = &[f("log_statistics", BOOL, Use), f("log_payloads", BOOL, Use)];
+const LOGGING: &[F] = &[
+    f("log_statistics", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(false)),
+    f("log_payloads", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(false)),
+];
 
 const ROUTE_TYPE: Ty = Ty::Enum {
     kong: ROUTE_TYPES_KONG,
@@ -214,11 +277,11 @@ const ROUTE_TYPE: Ty = Ty::Enum {
 
 /// `config.targets[]` of ai-proxy-advanced.
 const TARGET: &[F] = &[
-    f("route_type", ROUTE_TYPE, Use),
-    f("model", Ty::Rec(MODEL), Use),
+    f("route_type", ROUTE_TYPE, Use).required(),
+    f("model", Ty::Rec(MODEL), Use).required(),
     f("auth", Ty::Rec(AUTH), Use),
-    f("logging", Ty::Rec(LOGGING), Use),
-    f("weight", int(1, 65535), Use),
+    f("logging", Ty::Rec(LOGGING), Use).required(),
+    f("weight", int(1, 65535), Use).default(Dflt::Int(100)),
     f("description", STR, Use),
     f("metadata", ANY, Warn),
 ];
@@ -246,7 +309,8 @@ const BALANCER: &[F] = &[
             ],
         },
         Use,
-    ),
+    )
+    .default(Dflt::Str("round-robin")),
     f(
         "tokens_count_strategy",
         Ty::Enum {
@@ -260,25 +324,27 @@ const BALANCER: &[F] = &[
             llmux: &["total-tokens", "prompt-tokens", "completion-tokens", "cost"],
         },
         Use,
-    ),
-    f("latency_strategy", one_of(&["tpot", "e2e"]), Use),
-    f("retries", int(0, 32767), Use),
+    )
+    .default(Dflt::Str("total-tokens")),
+    f("latency_strategy", one_of(&["tpot", "e2e"]), Use).default(Dflt::Str("tpot")),
+    f("retries", int(0, 32767), Use).default(Dflt::Int(5)),
     f(
         "failover_criteria",
         Ty::List(&one_of(FAILOVER_CRITERIA)),
         Use,
-    ),
-    f("connect_timeout", TIMEOUT, Use),
-    f("read_timeout", TIMEOUT, Use),
-    f("write_timeout", TIMEOUT, Use),
-    f("max_fails", int(0, 32767), Use),
-    f("fail_timeout", TIMEOUT, Use),
-    f("hash_on_header", STR, Use),
-    f("slots", int(10, 65536), Use),
+    )
+    .default(Dflt::Strs(&["error", "timeout"])),
+    f("connect_timeout", TIMEOUT, Use).default(Dflt::Int(60_000)),
+    f("read_timeout", TIMEOUT, Use).default(Dflt::Int(60_000)),
+    f("write_timeout", TIMEOUT, Use).default(Dflt::Int(60_000)),
+    f("max_fails", int(0, 32767), Use).default(Dflt::Int(0)),
+    f("fail_timeout", TIMEOUT, Use).default(Dflt::Int(10_000)),
+    f("hash_on_header", STR, Use).default(Dflt::Str("X-Kong-LLM-Request-ID")),
+    f("slots", int(10, 65536), Use).default(Dflt::Int(10_000)),
 ];
 
 const EMBEDDINGS_AZURE: &[F] = &[
-    f("api_version", STR, Use),
+    f("api_version", STR, Use).default(AZURE_API_VERSION),
     f("deployment_id", STR, Use),
     f("instance", STR, Use),
 ];
@@ -302,14 +368,15 @@ const EMBEDDINGS_MODEL: &[F] = &[
             "openai",
         ]),
         Use,
-    ),
-    f("name", STR, Use),
+    )
+    .required(),
+    f("name", STR, Use).required(),
     f("options", Ty::Rec(EMBEDDINGS_OPTIONS), Use),
 ];
 /// Only used by the `semantic` algorithm, which is refused on its own.
 const EMBEDDINGS: &[F] = &[
     f("auth", Ty::Rec(AUTH), Use),
-    f("model", Ty::Rec(EMBEDDINGS_MODEL), Use),
+    f("model", Ty::Rec(EMBEDDINGS_MODEL), Use).required(),
 ];
 
 const LLM_FORMAT: Ty = one_of(&[
@@ -323,15 +390,18 @@ const LLM_FORMAT: Ty = one_of(&[
 const BODY_SIZE: Ty = int(0, i64::MAX);
 const STREAMING: Ty = one_of(&["allow", "deny", "always"]);
 const TEXT_CATEGORIES: &[&str] = &["text/generation", "text/embeddings"];
+const GENAI_CATEGORY: Dflt = Dflt::Str("text/generation");
+/// 1 MiB, Kong 3.13's default (8 KiB before).
+const MAX_BODY: Dflt = Dflt::Int(1_048_576);
 
 /// `config` of ai-proxy-advanced.
 pub(crate) const AI_PROXY_ADVANCED: &[F] = &[
-    f("targets", Ty::List(&Ty::Rec(TARGET)), Use),
-    f("balancer", Ty::Rec(BALANCER), Use),
-    f("max_request_body_size", BODY_SIZE, Use),
-    f("model_name_header", BOOL, Use),
-    f("response_streaming", STREAMING, Use),
-    f("llm_format", LLM_FORMAT, Use),
+    f("targets", Ty::List(&Ty::Rec(TARGET)), Use).required(),
+    f("balancer", Ty::Rec(BALANCER), Use).required(),
+    f("max_request_body_size", BODY_SIZE, Use).default(MAX_BODY),
+    f("model_name_header", BOOL, Use).default(Dflt::Bool(true)),
+    f("response_streaming", STREAMING, Use).default(Dflt::Str("allow")),
+    f("llm_format", LLM_FORMAT, Use).default(Dflt::Str("openai")),
     f(
         "genai_category",
         Ty::Enum {
@@ -347,7 +417,8 @@ pub(crate) const AI_PROXY_ADVANCED: &[F] = &[
             llmux: TEXT_CATEGORIES,
         },
         Use,
-    ),
+    )
+    .default(GENAI_CATEGORY),
     f("embeddings", Ty::Rec(EMBEDDINGS), Warn),
     f("vectordb", ANY, Reject),
     f("acls", ANY, Reject),
@@ -355,14 +426,14 @@ pub(crate) const AI_PROXY_ADVANCED: &[F] = &[
 
 /// `config` of ai-proxy: one target's keys at the top, plus the plugin-wide ones.
 pub(crate) const AI_PROXY: &[F] = &[
-    f("route_type", ROUTE_TYPE, Use),
-    f("model", Ty::Rec(MODEL), Use),
+    f("route_type", ROUTE_TYPE, Use).required(),
+    f("model", Ty::Rec(MODEL), Use).required(),
     f("auth", Ty::Rec(AUTH), Use),
-    f("logging", Ty::Rec(LOGGING), Use),
-    f("max_request_body_size", BODY_SIZE, Use),
-    f("model_name_header", BOOL, Use),
-    f("response_streaming", STREAMING, Use),
-    f("llm_format", LLM_FORMAT, Use),
+    f("logging", Ty::Rec(LOGGING), Use).required(),
+    f("max_request_body_size", BODY_SIZE, Use).default(MAX_BODY),
+    f("model_name_header", BOOL, Use).default(Dflt::Bool(true)),
+    f("response_streaming", STREAMING, Use).default(Dflt::Str("allow")),
+    f("llm_format", LLM_FORMAT, Use).default(Dflt::Str("openai")),
     f(
         "genai_category",
         Ty::Enum {
@@ -377,5 +448,6 @@ pub(crate) const AI_PROXY: &[F] = &[
             llmux: TEXT_CATEGORIES,
         },
         Use,
-    ),
+    )
+    .default(GENAI_CATEGORY),
 ];

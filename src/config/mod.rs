@@ -34,6 +34,8 @@ mod value;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_defaults;
+#[cfg(test)]
 mod tests_providers;
 #[cfg(test)]
 mod tests_scope;
@@ -58,6 +60,11 @@ pub(crate) use deck::entities;
 /// Percent-encoding for names put into upstream paths (a model chosen by a native request).
 pub(crate) use upstream_url::encode as upstream_path_escape;
 pub(crate) use value::{as_mapping, as_mapping_mut, get};
+// Kong's schemas as tables: the Admin API renders them as Kong's `/schemas`, fills in their
+// defaults and types form-encoded bodies with them.
+pub(crate) use deck::{PLUGIN, ROUTE, SERVICE};
+pub(crate) use kong_schema::{plugin_config, PLUGINS};
+pub(crate) use schema::{Auto, Dflt, Ty, F};
 
 use error::{with_source, Diag};
 use std::path::Path;

@@ -1,9 +1,15 @@
-//! A declarative description of Kong's schemas (which keys exist, their types and ranges, and what
-//! llmux does with each) and the walk that checks a YAML tree against it.
+//! A declarative description of Kong's schemas (which keys exist, their types and ranges, Kong's
+//! defaults and required keys, and what llmux does with each) and the walk that checks a YAML tree
+//! against it.
 //!
 //! The walk reports *all* problems: unknown keys (`unknown field`), wrong types, values out of
 //! range, values Kong accepts but llmux does not (`not supported yet`), and one warning per valid
-//! Kong key llmux ignores. Building the typed configuration afterwards can then assume the types.
+//! Kong key llmux ignores (unless it holds Kong's default, which changes nothing). Building the
+//! typed configuration afterwards can then assume the types.
+//!
+//! The same tables are the Admin API's Kong schemas (`/schemas/...`), its defaults for unset
+//! keys, and its guide for typing form-encoded values, so what llmux checks, what it shows and
+//! what it accepts cannot drift apart.
 
 use super::error::Diag;
 use super::value::{as_int, as_mapping, as_num, index, join, key_str, kind};
@@ -17,7 +23,7 @@ pub(crate) enum Sup {
     /// Accepted and without effect in llmux or in Kong for what llmux does (ids, tags,
     /// timestamps): no warning.
     Meta,
-    /// Valid in Kong, ignored by llmux with one warning.
+    /// Valid in Kong, ignored by llmux with one warning (none when it holds Kong's default).
     Warn,
     /// Valid in Kong, but ignoring it would change which requests are served or where they go:
     /// a load error when set.
@@ -42,14 +48,76 @@ pub(crate) enum Ty {
         kong: &'static [&'static str],
         llmux: &'static [&'static str],
     },
+    /// Kong's `array`.
     List(&'static Ty),
+    /// Kong's `set`: checked as a list; Kong drops duplicates.
+    Set(&'static Ty),
+    /// Kong's `map`: string keys, values of the given type.
+    Map(&'static Ty),
     Rec(&'static [F]),
-    /// A foreign key: a name or id string, or a mapping `{ id: ..., name: ... }`.
-    Ref,
-    /// Free-form.
+    /// A foreign key into the named Kong table (`services`): a name or id string, or a mapping
+    /// `{ id: ..., name: ... }`.
+    Ref(&'static str),
+    /// Free-form (Kong keys whose inner shape llmux does not model: it refuses or ignores them
+    /// whole).
     Any,
-    /// Checked by the caller (nested entities, plugin `config`).
+    /// Checked by the caller (nested entities, plugin `config`: in Kong's plugin entity, an
+    /// abstract record each plugin's schema fills in).
     Custom,
+}
+
+/// Kong's default for a key (`default = ...` in its schema).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Dflt {
+    /// None declared: an unset key is `null`, or, for a required record, the record with its
+    /// own defaults.
+    None,
+    /// `default = null`, written out in Kong's schema; the same effect as none.
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+    Strs(&'static [&'static str]),
+}
+
+impl Dflt {
+    /// The default as a value (`None` and `Null` are null).
+    pub(crate) fn value(self) -> Value {
+        match self {
+            Dflt::None | Dflt::Null => Value::Null,
+            Dflt::Bool(b) => Value::Bool(b),
+            Dflt::Int(n) => Value::Number(n.into()),
+            Dflt::Str(s) => Value::String(s.to_string()),
+            Dflt::Strs(list) => Value::Sequence(list.iter().map(|&s| s.into()).collect()),
+        }
+    }
+
+    /// Whether `v` is this default (a value that changes nothing when set).
+    pub(crate) fn is(self, v: &Value) -> bool {
+        match self {
+            Dflt::None | Dflt::Null => v.is_null(),
+            Dflt::Bool(b) => v.as_bool() == Some(b),
+            Dflt::Int(n) => as_int(v) == Some(n),
+            Dflt::Str(s) => v.as_str() == Some(s),
+            Dflt::Strs(list) => match v {
+                Value::Sequence(items) => {
+                    items.len() == list.len()
+                        && items.iter().zip(list).all(|(i, s)| i.as_str() == Some(s))
+                }
+                _ => false,
+            },
+        }
+    }
+}
+
+/// Kong's `auto` keys, which Kong fills in itself when an entity is written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Auto {
+    No,
+    /// A random UUID (`id`).
+    Uuid,
+    /// The time in seconds (`created_at`, `updated_at`).
+    Timestamp,
 }
 
 /// One key of a record.
@@ -57,15 +125,63 @@ pub(crate) struct F {
     pub name: &'static str,
     pub ty: Ty,
     pub sup: Sup,
+    /// Kong's default.
+    pub default: Dflt,
+    /// Kong's `required`. Entity records Kong requires (`required = true`, or a record without
+    /// `required = false`, which Kong's entities make required) show their defaults when unset.
+    pub required: bool,
+    pub auto: Auto,
+    /// A key of the decK file that is not a field of Kong's entity: nested entity lists, `url`,
+    /// `_config`, and keys of the `expressions` router (llmux reports `traditional_compatible`).
+    /// Left out of Kong's schemas and of entities as the Admin API shows them.
+    pub deck_only: bool,
 }
 
+/// A key of type `ty`: not required, no default.
 pub(crate) const fn f(name: &'static str, ty: Ty, sup: Sup) -> F {
-    F { name, ty, sup }
+    F {
+        name,
+        ty,
+        sup,
+        default: Dflt::None,
+        required: false,
+        auto: Auto::No,
+        deck_only: false,
+    }
+}
+
+impl F {
+    /// With Kong's default.
+    pub(crate) const fn default(self, default: Dflt) -> F {
+        F { default, ..self }
+    }
+
+    /// Required in Kong's schema.
+    pub(crate) const fn required(self) -> F {
+        F {
+            required: true,
+            ..self
+        }
+    }
+
+    /// Filled in by Kong when an entity is written.
+    pub(crate) const fn auto(self, auto: Auto) -> F {
+        F { auto, ..self }
+    }
+
+    /// Not a field of Kong's entity (see [`F::deck_only`]).
+    pub(crate) const fn deck_only(self) -> F {
+        F {
+            deck_only: true,
+            ..self
+        }
+    }
 }
 
 pub(crate) const STR: Ty = Ty::Str;
 pub(crate) const BOOL: Ty = Ty::Bool;
 pub(crate) const STR_LIST: Ty = Ty::List(&Ty::Str);
+pub(crate) const STR_SET: Ty = Ty::Set(&Ty::Str);
 pub(crate) const ANY: Ty = Ty::Any;
 pub(crate) const fn int(min: i64, max: i64) -> Ty {
     Ty::Int { min, max }
@@ -110,7 +226,7 @@ pub(crate) fn check(v: &Value, ty: Ty, path: &str, warn: bool, d: &mut Diag) {
             Some(_) => {}
         },
         Ty::Enum { kong, llmux } => check_enum(v, kong, llmux, path, d),
-        Ty::List(item) => match v {
+        Ty::List(item) | Ty::Set(item) => match v {
             Value::Sequence(items) => {
                 for (i, x) in items.iter().enumerate() {
                     check(x, *item, &index(path, i), warn, d);
@@ -118,8 +234,19 @@ pub(crate) fn check(v: &Value, ty: Ty, path: &str, warn: bool, d: &mut Diag) {
             }
             _ => d.err(path, format!("expected a list, found {}", kind(v))),
         },
+        Ty::Map(values) => match as_mapping(v) {
+            Some(m) => {
+                for (k, x) in m {
+                    match key_str(k) {
+                        Some(k) => check(x, *values, &join(path, k), warn, d),
+                        None => d.err(path, "keys must be strings"),
+                    }
+                }
+            }
+            None => d.err(path, format!("expected a mapping, found {}", kind(v))),
+        },
         Ty::Rec(fields) => check_record(v, fields, path, warn, d),
-        Ty::Ref => check_ref(v, path, d),
+        Ty::Ref(_) => check_ref(v, path, d),
         Ty::Any | Ty::Custom => {}
     }
 }
@@ -146,7 +273,7 @@ pub(crate) fn check_record(v: &Value, fields: &[F], path: &str, warn: bool, d: &
         match field.sup {
             Sup::Reject => d.unsupported(&p, &format!("`{k}`")),
             Sup::Warn => {
-                if warn {
+                if warn && !field.default.is(val) {
                     d.ignored(&p);
                 }
                 check(val, field.ty, &p, false, d);
@@ -232,7 +359,9 @@ mod tests {
         f("vectordb", ANY, Sup::Reject),
         f("tags", STR_LIST, Sup::Meta),
         f("weight", int(1, 65535), Sup::Use),
-        f("svc", Ty::Ref, Sup::Use),
+        f("svc", Ty::Ref("services"), Sup::Use),
+        f("retries", int(0, 9), Sup::Warn).default(Dflt::Int(5)),
+        f("hdrs", Ty::Map(&STR_LIST), Sup::Use),
     ];
 
     fn walk(yaml: &str) -> Diag {
@@ -283,5 +412,25 @@ mod tests {
             vec!["c.algorithm: `nope` must be one of: a, semantic"]
         );
         assert!(d.warnings.is_empty());
+    }
+
+    #[test]
+    fn kong_defaults_are_not_ignored_keys_and_maps_are_checked() {
+        // decK fills Kong's defaults into what it sends: a default changes nothing, no warning.
+        let d = walk("retries: 5\nhdrs: {x-a: [v], x-b: w}");
+        assert_eq!(
+            lines(&d.errors),
+            vec!["c.hdrs.x-b: expected a list, found a string"]
+        );
+        assert!(d.warnings.is_empty(), "{:?}", lines(&d.warnings));
+        let d = walk("retries: 6");
+        assert_eq!(
+            lines(&d.warnings),
+            vec!["c.retries: is not implemented by llmux and is ignored"]
+        );
+        assert!(Dflt::Strs(&["a", "b"]).is(&serde_yaml_ng::from_str("[a, b]").unwrap()));
+        assert!(!Dflt::Strs(&["a", "b"]).is(&serde_yaml_ng::from_str("[b, a]").unwrap()));
+        assert!(Dflt::Int(5).is(&serde_yaml_ng::from_str("5.0").unwrap()));
+        assert!(!Dflt::None.is(&Value::Bool(false)));
     }
 }

@@ -57,10 +57,18 @@ impl Supervisor {
     /// nodes apply it when their watcher sees the new version). If another node changed the
     /// configuration first, the write is stale: this node adopts the newer configuration and
     /// applies the call again on top of it, so neither change is lost.
-    pub(super) fn fleet_entities(&mut self, method: &str, path: &str, body: &[u8]) -> EntityReply {
+    pub(super) fn fleet_entities(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> EntityReply {
         for _ in 0..MAX_CONFLICTS {
             let env = |name: &str| self.source.env(name);
-            let (response, changed) = self.store.handle(method, path, body, &env, unix_secs());
+            let (response, changed) =
+                self.store
+                    .handle(method, path, content_type, body, &env, unix_secs());
             let Some(new) = changed else {
                 return EntityReply {
                     response,

@@ -2,7 +2,7 @@
 //!
 //! The whole endpoint table (what llmux serves, what is 405, what is 404) lives here, in one
 //! match, so Kong compatibility of the URL space can be read at a glance; the handlers live in
-//! `plugins` and `views`.
+//! `plugins`, `writes`, `schemas` and `views`.
 
 use super::consumers;
 use super::index::Index;
@@ -10,7 +10,10 @@ use super::model::{Call, Parent, Reply};
 use super::paging::page;
 use super::plugins;
 use super::response::{message, not_found, ok};
+use super::schemas;
 use super::views;
+use super::writes::{self, Table};
+use crate::config::PLUGINS;
 use serde_yaml_ng::Value;
 
 /// Answers one Admin API call on `doc` (the arguments are those of `EntityStore::handle`).
@@ -18,6 +21,7 @@ pub(super) fn handle(
     doc: &Value,
     method: &str,
     path: &str,
+    content_type: &str,
     body: &[u8],
     env: &dyn Fn(&str) -> Option<String>,
     now: u64,
@@ -28,6 +32,7 @@ pub(super) fn handle(
     let ix = &ix;
     let cx = &Call {
         doc,
+        content_type,
         body,
         env,
         now,
@@ -37,30 +42,33 @@ pub(super) fn handle(
     let collection = path.split(['?', '#']).next().unwrap_or_default();
     let list = |items: Vec<Value>| page(path, collection, items);
     match (method, segs.as_slice()) {
-        ("GET", ["plugins", "enabled"]) => (
-            ok(
-                200,
-                &serde_yaml_ng::from_str(
-                    "enabled_plugins: [acl, ai-proxy, ai-proxy-advanced, ai-rate-limiting-advanced, key-auth, rate-limiting]",
-                )
-                    .unwrap_or(Value::Null),
-            ),
-            None,
-        ),
+        ("GET", ["plugins", "enabled"]) => {
+            let names = PLUGINS.iter().map(|p| Value::from(p.name)).collect();
+            let enabled = super::model::map([("enabled_plugins", Value::Sequence(names))]);
+            (ok(200, &enabled), None)
+        }
+        // Kong's schema endpoint before 1.2, still served (and read by older decK releases).
+        ("GET", ["plugins", "schema", name]) => (schemas::plugin_config_schema(name), None),
         ("GET", ["plugins"]) => (list(plugins::list(cx, ix, None)), None),
         ("POST", ["plugins"]) => plugins::create(cx, ix, None),
         (_, ["plugins", key]) => plugins::one(cx, ix, method, None, key),
         (_, ["plugins"]) => (message(405, "Method not allowed"), None),
         ("GET", ["services"]) => (list((0..ix.services.len()).map(service).collect()), None),
+        ("POST", ["services"]) => writes::create(cx, ix, Table::Services, None),
         ("GET", ["services", key]) => match ix.find_service(key) {
             Some(s) => (ok(200, &service(s)), None),
             None => (not_found(), None),
         },
+        (_, ["services", key]) => writes::one(cx, ix, Table::Services, method, key),
         ("GET", ["services", key, "routes"]) => match ix.find_service(key) {
             Some(s) => {
                 let routes = (0..ix.routes.len()).filter(|&r| ix.route_service[r] == Some(s));
                 (list(routes.map(route).collect()), None)
             }
+            None => (not_found(), None),
+        },
+        ("POST", ["services", key, "routes"]) => match ix.find_service(key) {
+            Some(s) => writes::create(cx, ix, Table::Routes, Some(s)),
             None => (not_found(), None),
         },
         ("GET" | "POST", ["services", key, "plugins"]) => match ix.find_service(key) {
@@ -75,10 +83,12 @@ pub(super) fn handle(
             None => (not_found(), None),
         },
         ("GET", ["routes"]) => (list((0..ix.routes.len()).map(route).collect()), None),
+        ("POST", ["routes"]) => writes::create(cx, ix, Table::Routes, None),
         ("GET", ["routes", key]) => match ix.find_route(key) {
             Some(r) => (ok(200, &route(r)), None),
             None => (not_found(), None),
         },
+        (_, ["routes", key]) => writes::one(cx, ix, Table::Routes, method, key),
         ("GET", ["routes", key, "service"]) => {
             match ix.find_route(key).and_then(|r| ix.route_service[r]) {
                 Some(s) => (ok(200, &service(s)), None),
@@ -96,14 +106,9 @@ pub(super) fn handle(
             Some(r) => plugins::one(cx, ix, method, Some(Parent::Route(r)), plugin),
             None => (not_found(), None),
         },
-        (_, ["services" | "routes", ..]) if segs.len() <= 3 => (
-            message(
-                405,
-                "Method not allowed: llmux's Admin API changes plugins only; \
-                 replace the whole config with POST /config to change services or routes",
-            ),
-            None,
-        ),
+        (_, ["services" | "routes", ..]) if segs.len() <= 3 => {
+            (message(405, "Method not allowed"), None)
+        }
         (_, ["consumers" | "key-auths" | "acls", ..]) => consumers::handle(cx, method, &segs, path),
         ("GET", [table]) if EMPTY_TABLES.contains(table) => (list(Vec::new()), None),
         ("GET", [table, ..]) if EMPTY_TABLES.contains(table) => (not_found(), None),

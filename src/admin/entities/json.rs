@@ -55,8 +55,9 @@ pub(super) fn parse_body(body: &[u8]) -> Result<Mapping, String> {
         Ok(Value::Mapping(m)) => Ok(m),
         Ok(_) => Err("the request body must be a JSON object".to_string()),
         Err(e) => Err(format!(
-            "Cannot parse JSON body: {e} (llmux's Admin API takes JSON bodies only: \
-             send Content-Type: application/json)"
+            "Cannot parse JSON body: {e} (send a JSON object with Content-Type: \
+             application/json, or Kong's form keys with Content-Type: \
+             application/x-www-form-urlencoded)"
         )),
     }
 }

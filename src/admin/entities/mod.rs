@@ -1,5 +1,6 @@
 //! Kong Admin API entity endpoints (`/plugins`, `/services`, `/routes`, `/consumers` with their
-//! `/key-auth` and `/acls`) over the running decK document.
+//! `/key-auth` and `/acls`, Kong's other tables as empty lists, `/schemas`) over the running
+//! decK document.
 //!
 //! [`EntityStore`] is a pure, synchronous in-memory model of the gateway's declarative state: the
 //! decK document as a YAML tree. The admin thread calls [`EntityStore::handle`] for one Admin API
@@ -7,28 +8,33 @@
 //! [`crate::config::load_str`], and the caller hands its [`EntityStore::to_yaml`] to the gateway
 //! and keeps the new store only if the gateway accepts it.
 //!
-//! Plugins are created at the top level of the document (`plugins:` with a `service:`/`route:`
-//! reference by name, or id when the entity has no name), as decK writes them. Plugins nested in a
-//! service or route stay where they are: they are listed, patched and deleted in place.
+//! New entities are written at the top level of the document (a plugin with a `service:`/`route:`
+//! reference by name, or id when the entity has no name), as decK writes them. Entities nested in
+//! a service or route stay where they are: they are listed, replaced, patched and deleted in
+//! place (a `PUT` that gives one another parent moves it to the top level).
 //!
 //! Every service, route and plugin has an `id`: those the file leaves out get a name-based UUID
 //! (version 5) of the entity kind, its YAML path and its name, written into the document, so that
 //! the same file gives the same ids on every start; a plugin created without one gets a random
 //! UUID (version 4), as in Kong.
 //!
-//! Responses have Kong 3.x's shapes: entities with Kong's defaults for unset fields,
+//! Responses have Kong 3.x's shapes: entities and plugin `config`s with every field of Kong's
+//! schema and Kong's defaults for unset ones (the stored document keeps what the user wrote),
 //! `{"data":[...],"next":null}` lists, `{"message":"Not found"}` and Kong's error objects
-//! (`{"message","name","fields","code"}`). Plugin `config` is returned as stored, `${{ env }}`
-//! templates included (as Kong returns it: this is the localhost admin API); error messages never
-//! contain configured values.
+//! (`{"message","name","fields","code"}`). Set values are returned as stored, `${{ env }}`
+//! templates included (as Kong returns them: this is the localhost admin API); error messages
+//! never contain configured values. Bodies are JSON, or Kong's form keys
+//! (`config.targets[1].model.name=...`), form-encoded or multipart.
 //!
 //! The pieces, each using only those listed before it: `model` (the shared vocabulary), `json`
 //! (serde_json in and out of the YAML tree), `response`, `paging` and `errors` (Kong's answer
-//! shapes, pages and error objects), `index` (where each entity is, taken from the config loader's own entity list),
-//! `ids` (the ids clients address entities by), `views` (entities as Kong shows them), `plugins`
-//! (the changes), `consumers` (consumers, keys and ACL groups: views and changes), `dispatch`
-//! (the endpoint table), then this file (the store). `state_file`
-//! stands alone: it persists the document.
+//! shapes, pages and error objects), `index` (where each entity is, taken from the config
+//! loader's own entity list), `ids` (the ids clients address entities by), `defaults` and
+//! `schemas` (Kong's defaults and schemas, from the loader's schema tables), `form`, `infer` and
+//! `body` (request bodies), `views` (entities as Kong shows them), `change` (what every change
+//! shares), `plugins` and `writes` (plugin, service and route changes), `consumers` (consumers,
+//! keys and ACL groups: views and changes), `dispatch` (the endpoint table), then this file (the
+//! store). `state_file` stands alone: it persists the document.
 
 use crate::config::as_mapping;
 use ids::assign_ids;
@@ -36,19 +42,27 @@ use index::Index;
 use model::yaml_text;
 use serde_yaml_ng::Value;
 
+mod body;
+mod change;
 mod consumers;
+mod defaults;
 mod dispatch;
 mod errors;
+mod form;
 mod ids;
 mod index;
+mod infer;
 mod json;
 mod model;
 mod paging;
 mod plugins;
 mod response;
+mod schemas;
 mod state_file;
 mod views;
+mod writes;
 
+pub(crate) use body::declarative_text;
 pub use model::ApiResponse;
 pub use state_file::write_state_atomically;
 
@@ -81,6 +95,26 @@ pub fn handles_path(path: &str) -> bool {
         Some(table) => dispatch::EMPTY_TABLES.contains(&table),
         None => false,
     }
+}
+
+/// Kong's schema endpoints (`/schemas/{entity}`, `/schemas/plugins/{name}`), answered from the
+/// static schema tables without the store; `None` for other paths.
+pub fn schema_call(method: &str, path: &str) -> Option<ApiResponse> {
+    let segs = dispatch::split_path(path);
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    if segs.first() != Some(&"schemas") {
+        return None;
+    }
+    let answer = match (method, segs.as_slice()) {
+        ("GET", ["schemas", "plugins", name]) => schemas::plugin(name),
+        ("GET", ["schemas", "vaults", name]) => {
+            response::message(404, &format!("No vault named '{name}'"))
+        }
+        ("GET", ["schemas", name]) => schemas::entity(name),
+        ("GET", _) => response::not_found(),
+        _ => response::message(405, "Method not allowed"),
+    };
+    Some(answer)
 }
 
 /// Kong has `created_at`/`updated_at` on every entity; those the file leaves out are the time
@@ -131,20 +165,23 @@ impl EntityStore {
         yaml_text(&self.doc)
     }
 
-    /// Handles one Admin API call. `body` is a JSON object (or empty); `env` resolves
-    /// `${{ env "NAME" }}` when the changed document is checked; `now` (unix seconds) stamps
-    /// `created_at`/`updated_at`. A call that changes state returns the new store, which already
-    /// loads with `load_str(&new.to_yaml(), "admin API", env)`; the caller commits it only if the
-    /// gateway accepts that text.
+    /// Handles one Admin API call. `body` is read by its `content_type`: a JSON object (or
+    /// empty), or Kong's form keys; `env` resolves `${{ env "NAME" }}` when the changed document
+    /// is checked; `now` (unix seconds) stamps `created_at`/`updated_at`. A call that changes
+    /// state returns the new store, which already loads with
+    /// `load_str(&new.to_yaml(), "admin API", env)`; the caller commits it only if the gateway
+    /// accepts that text.
     pub fn handle(
         &self,
         method: &str,
         path: &str,
+        content_type: &str,
         body: &[u8],
         env: &dyn Fn(&str) -> Option<String>,
         now: u64,
     ) -> (ApiResponse, Option<EntityStore>) {
-        let (response, changed) = dispatch::handle(&self.doc, method, path, body, env, now);
+        let (response, changed) =
+            dispatch::handle(&self.doc, method, path, content_type, body, env, now);
         (response, changed.map(|doc| EntityStore { doc }))
     }
 }

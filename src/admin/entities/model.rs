@@ -18,11 +18,12 @@ pub struct ApiResponse {
 /// already accepted it).
 pub(super) type Reply = (ApiResponse, Option<Value>);
 
-/// One call's inputs: the document as it is before the call, the request body (a JSON object, or
-/// empty), the lookup for `${{ env "NAME" }}` when a changed document is checked, and the clock
-/// (unix seconds) for `created_at`/`updated_at`.
+/// One call's inputs: the document as it is before the call, the request body and its
+/// `Content-Type` (a JSON object, a form, or empty), the lookup for `${{ env "NAME" }}` when a
+/// changed document is checked, and the clock (unix seconds) for `created_at`/`updated_at`.
 pub(super) struct Call<'a> {
     pub(super) doc: &'a Value,
+    pub(super) content_type: &'a str,
     pub(super) body: &'a [u8],
     pub(super) env: &'a dyn Fn(&str) -> Option<String>,
     pub(super) now: u64,

@@ -1,20 +1,23 @@
-//! Plugin changes: the only entities llmux's Admin API creates, patches and deletes.
+//! Plugin changes: `POST` (at the top level of the document, or under the service or route the
+//! URL names), `PUT` (Kong's create-or-replace, which decK sends for every plugin it creates or
+//! updates), `PATCH` and `DELETE`.
 //!
 //! Each change edits a copy of the decK document, then runs the checks Kong makes before it
 //! accepts a plugin (foreign keys, uniqueness, the schema: here the gateway's own config loader),
 //! so a rejected call leaves the running store untouched.
 
-use super::errors::{
-    config_violation, fk_violation, kong_error, violation, FOREIGN_KEYS_UNRESOLVED,
-    PRIMARY_KEY_VIOLATION, UNIQUE_VIOLATION,
+use super::body::{read, Schema};
+use super::change::{
+    body_id, check, entity_keys_only, merge_field, parent_path, push_top_level, remove_all,
+    resolve_body_ref, stamp,
 };
+use super::errors::{kong_error, violation, UNIQUE_VIOLATION};
 use super::ids::{is_uuid, random_id};
 use super::index::Index;
-use super::json::parse_body;
-use super::model::{at_mut, map, yaml_text, ApiResponse, Call, Parent, RefKind, Reply, Step};
+use super::model::{at_mut, map, ApiResponse, Call, Parent, RefKind, Reply};
 use super::response::{message, no_content, not_found, ok};
 use super::views;
-use crate::config::{as_mapping_mut, load_str};
+use crate::config::PLUGIN;
 use serde_yaml_ng::{Mapping, Value};
 
 /// `GET` of the plugins list, or of the plugins of `parent`.
@@ -23,14 +26,16 @@ pub(super) fn list(cx: &Call, ix: &Index, parent: Option<Parent>) -> Vec<Value> 
     plugins.map(|p| views::plugin(cx.doc, ix, p)).collect()
 }
 
-/// `GET`, `PATCH`, `DELETE` of `/plugins/{id}`, or of `/{services|routes}/{x}/plugins/{id}`
-/// (404 unless the plugin applies to that entity).
+/// `GET`, `PUT`, `PATCH`, `DELETE` of `/plugins/{id}`, or of `/{services|routes}/{x}/plugins/{id}`
+/// (404 unless the plugin applies to that entity; `PUT` creates it there).
 pub(super) fn one(cx: &Call, ix: &Index, method: &str, parent: Option<Parent>, key: &str) -> Reply {
     let found = ix
         .find_plugin(key)
         .filter(|&p| parent.is_none_or(|o| ix.in_scope(p, o)));
     match (method, found) {
         ("GET", Some(p)) => (ok(200, &views::plugin(cx.doc, ix, p)), None),
+        // An existing plugin is replaced wherever it is: PUT may move it to the URL's scope.
+        ("PUT", _) => put(cx, ix, parent, key, ix.find_plugin(key)),
         ("PATCH", Some(p)) => patch(cx, ix, p),
         ("DELETE", Some(p)) => delete(cx, ix, p),
         // Kong: deleting what does not exist succeeds (but not under a parent it is not in).
@@ -42,32 +47,78 @@ pub(super) fn one(cx: &Call, ix: &Index, method: &str, parent: Option<Parent>, k
 
 /// `POST` of a plugin: at the top level of the document, under `parent` when the URL names one.
 pub(super) fn create(cx: &Call, ix: &Index, parent: Option<Parent>) -> Reply {
-    let mut body = match parse_body(cx.body) {
+    let taken = |c: &str| ix.plugins.iter().any(|e| e.id.as_deref() == Some(c));
+    let built = read(cx, Schema::Plugin(None)).and_then(|mut body| {
+        let id = body_id(&mut body, taken)?;
+        // Kong's id for a new entity without one: random.
+        let id = id.unwrap_or_else(|| random_id(taken));
+        Ok((new_plugin(ix, parent, id.clone(), body, cx.now)?, id))
+    });
+    let (plugin, id) = match built {
         Ok(b) => b,
-        Err(why) => return (message(400, &why), None),
+        Err(resp) => return (resp, None),
     };
+    let mut doc = cx.doc.clone();
+    match push_top_level(&mut doc, "plugins", plugin) {
+        Ok(path) => finish(cx, doc, &id, &path, 201),
+        Err(resp) => (resp, None),
+    }
+}
+
+/// Kong's create-or-replace of plugin `key` (an id, or an `instance_name`): a plugin that exists
+/// is replaced whole, where it is in the document while its scope stays; one that moves to
+/// another service or route, or a new one, is written at the top level.
+fn put(cx: &Call, ix: &Index, parent: Option<Parent>, key: &str, found: Option<usize>) -> Reply {
+    let stored_name = found.and_then(|p| ix.plugins[p].name.as_deref());
+    let mut body = match read(cx, Schema::Plugin(stored_name)) {
+        Ok(b) => b,
+        Err(resp) => return (resp, None),
+    };
+    // The URL names the plugin: its id, or its instance_name.
+    body.shift_remove("id");
+    let id = if is_uuid(key) {
+        key.to_string()
+    } else {
+        body.insert("instance_name".into(), key.into());
+        let existing = found.and_then(|p| ix.plugins[p].id.clone());
+        existing
+            .unwrap_or_else(|| random_id(|c| ix.plugins.iter().any(|e| e.id.as_deref() == Some(c))))
+    };
+    let plugin = match new_plugin(ix, parent, id.clone(), body, cx.now) {
+        Ok(p) => p,
+        Err(resp) => return (resp, None),
+    };
+    let mut doc = cx.doc.clone();
+    let placed = match found {
+        Some(p) => replace(&mut doc, ix, p, plugin),
+        None => push_top_level(&mut doc, "plugins", plugin),
+    };
+    match placed {
+        Ok(path) => finish(cx, doc, &id, &path, 200),
+        Err(resp) => (resp, None),
+    }
+}
+
+/// A plugin entity from a body: `id`, `name`, its `service`/`route` (the URL's entity wins over
+/// the body's, as in Kong's nested endpoints), the other fields, Kong's timestamps.
+fn new_plugin(
+    ix: &Index,
+    parent: Option<Parent>,
+    id: String,
+    mut body: Mapping,
+    now: u64,
+) -> Result<Mapping, ApiResponse> {
     // Kong clients send `null` for unset fields.
     body.retain(|_, v| !v.is_null());
-    let name = match body.get("name") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => return (violation("name", "expected a string"), None),
-        None => return (violation("name", "required field missing"), None),
+    entity_keys_only(&body, PLUGIN, &[])?;
+    let name = match body.shift_remove("name") {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        Some(_) => return Err(violation("name", "expected a string")),
+        None => return Err(violation("name", "required field missing")),
     };
-    let id = match body.shift_remove("id") {
-        None => None,
-        Some(Value::String(s)) if is_uuid(&s) => {
-            if ix.plugins.iter().any(|e| e.id.as_deref() == Some(&s)) {
-                let msg = format!("primary key violation on key '{{id=\"{s}\"}}'");
-                let fields = map([("id", Value::String(s))]);
-                let resp = kong_error(400, PRIMARY_KEY_VIOLATION, &msg, Some(fields));
-                return (resp, None);
-            }
-            Some(s)
-        }
-        Some(_) => return (violation("id", "expected a valid UUID"), None),
-    };
-    // The URL's entity wins over the body's (Kong's nested POST).
-    let mut refs = Vec::new();
+    let mut plugin = Mapping::new();
+    plugin.insert("id".into(), Value::String(id));
+    plugin.insert("name".into(), Value::String(name));
     for kind in [RefKind::Service, RefKind::Route] {
         let forced = match (parent, kind) {
             (Some(Parent::Service(s)), RefKind::Service) => Some(s),
@@ -77,61 +128,60 @@ pub(super) fn create(cx: &Call, ix: &Index, parent: Option<Parent>) -> Reply {
         let target = match (forced, body.shift_remove(kind.field())) {
             (Some(i), _) => Some(i),
             (None, None) => None,
-            (None, Some(v)) => match resolve_body_ref(ix, kind, &v) {
-                Ok(i) => Some(i),
-                Err(resp) => return (resp, None),
-            },
+            (None, Some(v)) => Some(resolve_body_ref(ix, kind, &v)?),
         };
         if let Some(i) = target {
-            refs.push((kind.field(), ix.ref_value(kind, i)));
+            plugin.insert(kind.field().into(), ix.ref_value(kind, i));
         }
     }
-    // Kong's id for a new entity without one: random.
-    let id =
-        id.unwrap_or_else(|| random_id(|c| ix.plugins.iter().any(|e| e.id.as_deref() == Some(c))));
-    let mut plugin = Mapping::new();
-    plugin.insert("id".into(), Value::String(id.clone()));
-    plugin.insert("name".into(), Value::String(name));
-    for (k, v) in refs {
-        plugin.insert(k.into(), v);
-    }
-    for (k, v) in body {
-        if k.as_str() != Some("name") {
-            plugin.insert(k, v);
+    let created_at = body.shift_remove("created_at");
+    body.shift_remove("updated_at");
+    plugin.extend(body);
+    stamp(&mut plugin, created_at, now);
+    Ok(plugin)
+}
+
+/// Puts `plugin` in the place of plugin `p`: in place while it keeps the scope its nesting gives
+/// it (the nesting then says it), else at the top level. Its YAML path.
+fn replace(
+    doc: &mut Value,
+    ix: &Index,
+    p: usize,
+    mut plugin: Mapping,
+) -> Result<String, ApiResponse> {
+    let entry = &ix.plugins[p];
+    let nesting = [
+        (RefKind::Service, entry.parent_service),
+        (RefKind::Route, entry.parent_route),
+    ];
+    let same_scope = nesting.iter().all(|&(kind, parent)| match parent {
+        None => true,
+        Some(i) => plugin.get(kind.field()) == Some(&ix.ref_value(kind, i)),
+    });
+    if same_scope {
+        for (kind, parent) in nesting {
+            if parent.is_some() {
+                plugin.shift_remove(kind.field());
+            }
+        }
+        if let Some(slot) = at_mut(doc, &entry.loc) {
+            *slot = Value::Mapping(plugin);
+            return Ok(entry.path.clone());
         }
     }
-    for key in ["created_at", "updated_at"] {
-        if !plugin.contains_key(key) {
-            plugin.insert(key.into(), Value::Number(cx.now.into()));
-        }
-    }
-    let mut doc = cx.doc.clone();
-    let Some(root) = as_mapping_mut(&mut doc) else {
-        return (message(500, "the running config is not a mapping"), None);
-    };
-    let plugins = root
-        .entry("plugins".into())
-        .or_insert_with(|| Value::Sequence(Vec::new()));
-    if plugins.is_null() {
-        *plugins = Value::Sequence(Vec::new());
-    }
-    let Value::Sequence(list) = plugins else {
-        return (
-            message(500, "the running config's `plugins` is not a list"),
-            None,
-        );
-    };
-    let path = format!("plugins[{}]", list.len());
-    list.push(Value::Mapping(plugin));
-    finish(cx, doc, &id, &path, 201)
+    remove_all(doc, std::slice::from_ref(&entry.loc));
+    push_top_level(doc, "plugins", plugin)
 }
 
 fn patch(cx: &Call, ix: &Index, p: usize) -> Reply {
-    let body = match parse_body(cx.body) {
-        Ok(b) => b,
-        Err(why) => return (message(400, &why), None),
-    };
     let entry = &ix.plugins[p];
+    let body = match read(cx, Schema::Plugin(entry.name.as_deref())) {
+        Ok(b) => b,
+        Err(resp) => return (resp, None),
+    };
+    if let Err(resp) = entity_keys_only(&body, PLUGIN, &[]) {
+        return (resp, None);
+    }
     let id = entry.id.clone().unwrap_or_default();
     let mut doc = cx.doc.clone();
     let Some(Value::Mapping(plugin)) = at_mut(&mut doc, &entry.loc) else {
@@ -194,15 +244,8 @@ fn patch(cx: &Call, ix: &Index, p: usize) -> Reply {
 }
 
 fn delete(cx: &Call, ix: &Index, p: usize) -> Reply {
-    let entry = &ix.plugins[p];
     let mut doc = cx.doc.clone();
-    let Some((Step::Idx(i), list_loc)) = entry.loc.split_last() else {
-        return (message(500, "unexpected plugin location"), None);
-    };
-    let Some(Value::Sequence(list)) = at_mut(&mut doc, list_loc) else {
-        return (message(500, "unexpected plugin location"), None);
-    };
-    list.remove(*i);
+    remove_all(&mut doc, std::slice::from_ref(&ix.plugins[p].loc));
     match check(doc, None, cx.env) {
         Ok(doc) => (no_content(), Some(doc)),
         Err(resp) => (resp, None),
@@ -226,84 +269,6 @@ fn finish(cx: &Call, doc: Value, id: &str, path: &str, status: u16) -> Reply {
             (ok(status, &json), Some(doc))
         }
         Err(resp) => (resp, None),
-    }
-}
-
-/// `doc` if the gateway's loader accepts it; else Kong's schema violation, with the errors under
-/// `target` (the changed plugin's YAML path) as its `fields`.
-fn check(
-    doc: Value,
-    target: Option<&str>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Value, ApiResponse> {
-    match load_str(&yaml_text(&doc), "admin API", env) {
-        Ok(_) => Ok(doc),
-        Err(errors) => Err(config_violation(&errors, target)),
-    }
-}
-
-/// A `service`/`route` foreign key from a request body: `{"id": ..}`, `{"name": ..}`, or (as
-/// in decK) a plain name or id.
-fn resolve_body_ref(ix: &Index, kind: RefKind, v: &Value) -> Result<usize, ApiResponse> {
-    let field = kind.field();
-    let table = kind.table();
-    let find = |key: &str| match kind {
-        RefKind::Service => ix.find_service(key),
-        RefKind::Route => ix.find_route(key),
-    };
-    match v {
-        Value::String(key) => find(key).ok_or_else(|| fk_violation(field, table, "id", key)),
-        Value::Mapping(m) => {
-            if let Some(id) = m.get("id").filter(|v| !v.is_null()) {
-                let Some(id) = id.as_str() else {
-                    return Err(violation(&format!("{field}.id"), "expected a string"));
-                };
-                let found = ix.find_by(kind, id, true);
-                return found.ok_or_else(|| fk_violation(field, table, "id", id));
-            }
-            match m.get("name").filter(|v| !v.is_null()) {
-                Some(Value::String(name)) => {
-                    let found = ix.find_by(kind, name, false);
-                    found.ok_or_else(|| {
-                        let why = format!(
-                            "the foreign key cannot be resolved with '{{name=\"{name}\"}}' \
-                             for an existing '{table}' entity"
-                        );
-                        let msg = format!("foreign key unresolved ({field}.name: {why})");
-                        let fields = map([(field, map([("name", Value::String(why))]))]);
-                        kong_error(400, FOREIGN_KEYS_UNRESOLVED, &msg, Some(fields))
-                    })
-                }
-                Some(_) => Err(violation(&format!("{field}.name"), "expected a string")),
-                None => Err(violation(field, "expected `id` or `name`")),
-            }
-        }
-        _ => Err(violation(field, "expected a record")),
-    }
-}
-
-/// `services[0]` for `services[0].plugins[1]`.
-fn parent_path(path: &str) -> &str {
-    path.rfind('.').map_or(path, |i| &path[..i])
-}
-
-/// PATCH of one top-level field: mappings merge recursively, anything else replaces, `null`
-/// removes (the key then takes Kong's default).
-fn merge_field(target: &mut Mapping, k: Value, v: Value) {
-    if v.is_null() {
-        target.shift_remove(&k);
-        return;
-    }
-    match (target.get_mut(&k), v) {
-        (Some(Value::Mapping(old)), Value::Mapping(new)) => {
-            for (k, v) in new {
-                merge_field(old, k, v);
-            }
-        }
-        (Some(slot), v) => *slot = v,
-        (None, v) => {
-            target.insert(k, v);
-        }
     }
 }
 

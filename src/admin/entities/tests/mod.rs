@@ -87,7 +87,14 @@ fn call(
     path: &str,
     body: &str,
 ) -> (ApiResponse, Option<EntityStore>) {
-    s.handle(method, path, body.as_bytes(), &deck_env, NOW)
+    s.handle(
+        method,
+        path,
+        "application/json",
+        body.as_bytes(),
+        &deck_env,
+        NOW,
+    )
 }
 
 fn json(resp: &ApiResponse) -> OwnedValue {
@@ -123,3 +130,4 @@ fn plugin_for(l: &Loaded, path: &str) -> String {
 
 mod plugins;
 mod store;
+mod writes;

@@ -22,7 +22,8 @@ fn seed_post_on_an_empty_document() {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert_eq!(protocols, ["grpc", "grpcs", "http", "https"]);
+    // Kong 3.14's default for plugins: every HTTP protocol, WebSockets included.
+    assert_eq!(protocols, ["grpc", "grpcs", "http", "https", "ws", "wss"]);
     assert!(s(&v, &["service"]).is_null() && s(&v, &["route"]).is_null());
     assert_eq!(s(&v, &["tags"]).as_array().map(|a| a.len()), Some(0));
     assert_eq!(
@@ -76,6 +77,7 @@ fn patch_merges_config() {
     let (resp, new) = st.handle(
         "PATCH",
         &format!("/plugins/{id}"),
+        "application/json",
         patch.as_bytes(),
         &deck_env,
         NOW + 5,
@@ -198,6 +200,7 @@ fn invalid_config_is_a_schema_violation_without_a_new_store() {
     let (resp, new) = store(NESTED).handle(
         "POST",
         "/routes/chat/plugins",
+        "application/json",
         small_body("round-robin", "").as_bytes(),
         &no_env,
         NOW,
@@ -228,7 +231,7 @@ fn bad_bodies() {
     assert_eq!((resp.status, new.is_none()), (400, true));
     let msg = str_at(&json(&resp), &["message"]).to_string();
     assert!(msg.starts_with("Cannot parse JSON body"), "{msg}");
-    assert!(msg.contains("JSON bodies only"), "{msg}");
+    assert!(msg.contains("application/x-www-form-urlencoded"), "{msg}");
     assert!(!msg.contains(SECRET) && !msg.contains("oops"), "{msg}");
     let (resp, _) = call(
         &base,

@@ -281,16 +281,47 @@ fn unknown_scopes_as_kong_answers() {
 #[test]
 fn methods_not_served() {
     let base = store(&services_doc());
-    let (resp, none) = call(&base, "POST", "/services", "{}");
-    assert_eq!((resp.status, none.is_none()), (405, true));
-    assert_eq!(call(&base, "DELETE", "/routes/chat", "").0.status, 405);
-    assert_eq!(call(&base, "PUT", "/plugins/x", "{}").0.status, 405);
+    for (method, path) in [
+        ("PUT", "/services/svc/routes"),
+        ("DELETE", "/services"),
+        ("PATCH", "/plugins"),
+        ("POST", "/upstreams"),
+        ("PUT", "/routes/chat/service"),
+    ] {
+        let (resp, none) = call(&base, method, path, "{}");
+        assert_eq!(
+            (resp.status, none.is_none()),
+            (405, true),
+            "{method} {path}"
+        );
+    }
     assert!(
         handles_path("/plugins/")
             && handles_path("/services/a/plugins?x")
             && handles_path("/routes")
     );
     assert!(!handles_path("/status") && !handles_path("/config") && !handles_path("/"));
+    assert!(!handles_path("/schemas/services"));
+    // Schemas are answered without the store; other paths are not theirs.
+    for path in ["/", "/status", "/plugins", ""] {
+        assert!(schema_call("GET", path).is_none(), "{path}");
+    }
+    assert_eq!(
+        schema_call("GET", "/schemas/routes/").map(|r| r.status),
+        Some(200)
+    );
+    assert_eq!(
+        schema_call("GET", "/schemas/a/b/c").map(|r| r.status),
+        Some(404)
+    );
+    assert_eq!(
+        schema_call("GET", "/schemas/vaults/env").map(|r| r.status),
+        Some(404)
+    );
+    assert_eq!(
+        schema_call("POST", "/schemas/plugins/validate").map(|r| r.status),
+        Some(405)
+    );
 }
 
 #[test]
