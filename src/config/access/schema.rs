@@ -4,16 +4,28 @@
 //! `kong/plugins/*/schema.lua` for their entity checks). `docs/config-reference.md` is the prose
 //! version.
 
-use crate::config::schema::{f, int, num, one_of, Sup::*, Ty, ANY, BOOL, F, STR, STR_LIST};
+use crate::config::schema::{f, int, num, one_of, Dflt, Sup::*, Ty, ANY, BOOL, F, STR, STR_LIST};
 
 pub(crate) const KEY_AUTH: &[F] = &[
-    f("key_names", STR_LIST, Use),
-    f("hide_credentials", BOOL, Use),
+    f("key_names", STR_LIST, Use)
+        .required()
+        .default(Dflt::Strs(&["apikey"])),
+    f("hide_credentials", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(false)),
     f("anonymous", STR, Use),
-    f("key_in_header", BOOL, Use),
-    f("key_in_query", BOOL, Use),
-    f("key_in_body", BOOL, Use),
-    f("run_on_preflight", BOOL, Use),
+    f("key_in_header", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(true)),
+    f("key_in_query", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(true)),
+    f("key_in_body", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(false)),
+    f("run_on_preflight", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(true)),
     f("realm", STR, Use),
     // Konnect's identity realms look consumers up elsewhere: refusing beats ignoring.
     f("identity_realms", ANY, Reject),
@@ -22,11 +34,15 @@ pub(crate) const KEY_AUTH: &[F] = &[
 pub(crate) const ACL: &[F] = &[
     f("allow", STR_LIST, Use),
     f("deny", STR_LIST, Use),
-    f("hide_groups_header", BOOL, Use),
+    f("hide_groups_header", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(false)),
     // Authenticated groups come from authentication plugins llmux refuses, and consumer groups
     // have no members in llmux: both settings change nothing here.
-    f("always_use_authenticated_groups", BOOL, Use),
-    f("include_consumer_groups", BOOL, Use),
+    f("always_use_authenticated_groups", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(false)),
+    f("include_consumer_groups", BOOL, Use).default(Dflt::Bool(false)),
 ];
 
 /// Identifiers both rate limiters share (Kong spells them alike); `consumer-group` is refused.
@@ -73,7 +89,8 @@ pub(crate) const RATE_LIMITING: &[F] = &[
             llmux: IDENTIFIERS_LLMUX,
         },
         Use,
-    ),
+    )
+    .default(Dflt::Str("consumer")),
     f("header_name", STR, Use),
     f("path", STR, Use),
     f(
@@ -83,13 +100,18 @@ pub(crate) const RATE_LIMITING: &[F] = &[
             llmux: &["local", "redis"],
         },
         Use,
-    ),
-    f("fault_tolerant", BOOL, Use),
-    f("redis", Ty::Rec(RL_REDIS), Use),
-    f("hide_client_headers", BOOL, Use),
-    f("error_code", num(1.0, 599.0), Use),
-    f("error_message", STR, Use),
-    f("sync_rate", num(-1.0, f64::MAX), Use),
+    )
+    .default(Dflt::Str("local")),
+    f("fault_tolerant", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(true)),
+    f("redis", Ty::Rec(RL_REDIS), Use).required(),
+    f("hide_client_headers", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(false)),
+    f("error_code", num(1.0, 599.0), Use).default(Dflt::Int(429)),
+    f("error_message", STR, Use).default(Dflt::Str("API rate limit exceeded")),
+    f("sync_rate", num(-1.0, f64::MAX), Use).default(Dflt::Int(-1)),
     // Kong 3.x's deprecated spellings of `redis.*`.
     f("redis_host", STR, Reject),
     f("redis_port", int(0, 65535), Meta),
@@ -194,7 +216,9 @@ pub(crate) const AI_RATE_LIMITING_ADVANCED: &[F] = &[
             llmux: IDENTIFIERS_LLMUX,
         },
         Use,
-    ),
+    )
+    .required()
+    .default(Dflt::Str("consumer")),
     f("header_name", STR, Use),
     f("path", STR, Use),
     f(
@@ -204,15 +228,22 @@ pub(crate) const AI_RATE_LIMITING_ADVANCED: &[F] = &[
             llmux: &["local", "redis"],
         },
         Use,
-    ),
+    )
+    .required()
+    .default(Dflt::Str("local")),
     f("sync_rate", num(-1.0, f64::MAX), Use),
-    f("window_type", one_of(&["sliding", "fixed"]), Use),
-    f("tokens_count_strategy", one_of(TOKEN_STRATEGIES), Use),
-    f("hide_client_headers", BOOL, Use),
-    f("error_code", num(1.0, 599.0), Use),
-    f("error_message", STR, Use),
-    f("error_hide_providers", BOOL, Use),
-    f("redis", Ty::Rec(AI_REDIS), Use),
+    f("window_type", one_of(&["sliding", "fixed"]), Use)
+        .required()
+        .default(Dflt::Str("sliding")),
+    f("tokens_count_strategy", one_of(TOKEN_STRATEGIES), Use).default(Dflt::Str("total_tokens")),
+    f("hide_client_headers", BOOL, Use)
+        .required()
+        .default(Dflt::Bool(false)),
+    f("error_code", num(1.0, 599.0), Use).default(Dflt::Int(429)),
+    f("error_message", STR, Use)
+        .default(Dflt::Str("AI token rate limit exceeded for provider(s): ")),
+    f("error_hide_providers", BOOL, Use).default(Dflt::Bool(false)),
+    f("redis", Ty::Rec(AI_REDIS), Use).required(),
     f("namespace", STR, Meta),
     f("dictionary_name", STR, Meta),
     f("decrease_by_fractions_in_redis", BOOL, Meta),
