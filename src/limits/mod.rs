@@ -25,6 +25,7 @@ use crate::config::access::{
 };
 use crate::config::Provider;
 use crate::http1::RequestHead;
+use crate::stats::limits::Window;
 use crate::stats::Tally;
 use std::io::Write;
 use std::net::IpAddr;
@@ -108,18 +109,22 @@ pub fn check_requests(
         identity,
         now,
     } = *limit;
+    // Each period's window and count, read once (at most six periods: no allocation).
+    let mut counts = [(Window::default(), 0.0); 6];
+    for (slot, (period, _)) in counts.iter_mut().zip(&conf.limits) {
+        let w = clock::period_window(*period, now);
+        *slot = (w, state.count(at, identity, w));
+    }
     // Kong: remaining = limit - usage; the period whose remaining is <= 0 stops the request.
     let mut stop = None;
-    for (i, (period, limit)) in conf.limits.iter().enumerate() {
-        let w = clock::period_window(*period, now);
-        if limit - state.count(at, identity, w) <= 0.0 {
+    for (i, ((_, limit), (_, used))) in conf.limits.iter().zip(&counts).enumerate() {
+        if limit - used <= 0.0 {
             stop = Some(i);
         }
     }
     let mut best: Option<(f64, f64, u64, u64)> = None; // (remaining, limit, window, reset)
-    for (i, (period, limit)) in conf.limits.iter().enumerate() {
-        let w = clock::period_window(*period, now);
-        let mut remaining = limit - state.count(at, identity, w);
+    for (i, ((period, limit), &(w, used))) in conf.limits.iter().zip(&counts).enumerate() {
+        let mut remaining = limit - used;
         if stop.is_none() || stop == Some(i) {
             remaining -= 1.0;
         }
@@ -151,8 +156,8 @@ pub fn check_requests(
             message: conf.error_message.clone(),
         });
     }
-    for (period, _) in &conf.limits {
-        state.add(at, identity, clock::period_window(*period, now), 1.0);
+    for (_, &(w, _)) in conf.limits.iter().zip(&counts) {
+        state.add(at, identity, w, 1.0);
     }
     Ok(())
 }

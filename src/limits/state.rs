@@ -16,8 +16,9 @@ pub struct LimitsState {
 
 struct LimiterState {
     id: Arc<str>,
-    /// By identity (`c:<consumer id>`, `i:<ip>`...), one entry per live window.
-    counters: HashMap<Box<[u8]>, Vec<Local>>,
+    /// By identity (`c:<consumer id>`, `i:<ip>`...), one entry per live window. Looked up
+    /// several times per request: foldhash rather than SipHash (see Cargo.toml).
+    counters: HashMap<Box<[u8]>, Vec<Local>, foldhash::fast::RandomState>,
     /// The merger's latest totals for this limiter.
     merged: Option<Arc<LimiterTotals>>,
 }
@@ -49,7 +50,7 @@ impl LimitsState {
         self.limiters.push(LimiterState {
             merged: merged.and_then(|m| m.limits.get(&id).cloned()),
             id: id.clone(),
-            counters: HashMap::new(),
+            counters: HashMap::default(),
         });
         self.by_id.insert(id, at);
         at
