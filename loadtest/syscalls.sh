@@ -13,6 +13,7 @@
 # completions per io_uring_enter, many events per epoll_wait) stays what it is without the
 # counter; the throughput of these runs is not reported: loadtest/run.sh measures that.
 #
+# Also splits the gateway's CPU time per request into user and kernel time (from /proc).
 # Writes loadtest/out/syscalls.md (a table) and loadtest/out/syscalls/*.txt (perf's output).
 # Knobs: DURATION (5), CONCURRENCIES ("16 64"), MODES ("json stream"), LLMUX_BIN, BUILD=0,
 # STRACE=1, BASE_PORT (18500), MOCK_CPU (0), GW_CPU (1), OUT (loadtest/out).
@@ -114,6 +115,16 @@ gateway_port() { case "$1" in llmux) echo "$LLMUX_PORT" ;; nginx) echo "$NGINX_P
 
 # wrk's completed requests, from its "N requests in Ts" line.
 wrk_requests() { awk '/requests in/ {print $1}' "$1"; }
+# utime and stime (clock ticks) summed over comma-separated pids.
+cpu_split() {
+    local p u=0 k=0 a b
+    for p in ${1//,/ }; do
+        read -r a b < <(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12, $13}')
+        u=$((u + a)) k=$((k + b))
+    done
+    echo "$u $k"
+}
+CLK_TCK="$(getconf CLK_TCK)"
 # One perf counter's value from `perf stat -x,` output.
 perf_count() { awk -F, -v e="$2" '$3 == e {print $1}' "$1"; }
 
@@ -131,8 +142,10 @@ for gw in llmux nginx; do
                 -p "$(gateway_pids "$gw")" -o "$OUT/syscalls/$name.perf.txt" &
             perf_pid=$!
             sleep 0.5
+            read -r u0 k0 <<<"$(cpu_split "$(gateway_pids "$gw")")"
             nice -n "$NICE" taskset -c "$MOCK_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s \
                 -s "$HERE/post.lua" "$url" "${extra[@]}" >"$OUT/syscalls/$name.wrk.txt" 2>&1
+            read -r u1 k1 <<<"$(cpu_split "$(gateway_pids "$gw")")"
             kill -INT "$perf_pid"
             wait "$perf_pid" || true
             n="$(wrk_requests "$OUT/syscalls/$name.wrk.txt")"
@@ -140,7 +153,8 @@ for gw in llmux nginx; do
             sqe="$(perf_count "$OUT/syscalls/$name.perf.txt" io_uring:io_uring_submit_req)"
             [[ -n "$n" && "$n" -gt 0 && -n "$sys" ]] || die "$name: no count (see $OUT/syscalls/$name.*)"
             row="$(awk -v g="$gw" -v m="$m" -v c="$c" -v n="$n" -v s="$sys" -v q="${sqe:-0}" \
-                'BEGIN {printf "| %s | %s | %s | %d | %.2f | %.2f | %.2f |", g, m, c, n, s/n, q/n, (s+q)/n}')"
+                -v u="$((u1 - u0))" -v k="$((k1 - k0))" -v h="$CLK_TCK" \
+                'BEGIN {printf "| %s | %s | %s | %d | %.2f | %.2f | %.2f | %.1f | %.1f |", g, m, c, n, s/n, q/n, (s+q)/n, 1e6*u/h/n, 1e6*k/h/n}')"
             log "$row"
             ROWS+=("$row")
             if [[ "$STRACE" == 1 && "$c" == "${CONCURRENCIES%% *}" ]]; then
@@ -163,10 +177,12 @@ done
     echo
     echo "perf stat tracepoints over ${DURATION} s of wrk per row; the gateway alone on CPU $GW_CPU, one worker."
     echo "\`syscalls\` counts every syscall entry of the gateway's threads; \`io_uring ops\` the"
-    echo "operations submitted through io_uring (reads, writes, accepts, connects, timeouts)."
+    echo "operations submitted through io_uring (reads, writes, accepts, connects, timeouts);"
+    echo "user and kernel µs/request split the gateway's CPU time (/proc, clock ticks) over the same"
+    echo "window (the tracepoints add a little to the kernel side of both)."
     echo
-    echo "| gateway | mode | conns | requests | syscalls/request | io_uring ops/request | both/request |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| gateway | mode | conns | requests | syscalls/request | io_uring ops/request | both/request | user µs/request | kernel µs/request |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
 } >"$OUT/syscalls.md"
 log "wrote $OUT/syscalls.md"
