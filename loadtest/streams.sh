@@ -155,6 +155,10 @@ nice -n "$NICE" taskset -c "$CLIENT_CPU" timeout $((DEADLINE + 30)) python3 "$HE
     --streams "$STREAMS" --expect-events "$EVENTS" --deadline "$DEADLINE" \
     >"$TMP/client.json" 2>"$OUT/logs/streams-client.err" || rc=$?
 cpu1="$(sed 's/^.*) //' "/proc/$LLMUX_PID/stat" 2>/dev/null | awk '{print $12 + $13}')" || cpu1=0
+# llmux's own view: its overhead (request read until sent upstream) and time to the response
+# head (which includes the mock's), so a slow client or mock is told apart from a slow llmux.
+curl -sS --max-time 10 "http://127.0.0.1:$ADMIN_PORT/status" >"$OUT/logs/streams-status.json" 2>/dev/null ||
+    echo '{}' >"$OUT/logs/streams-status.json"
 read -r all1 _ <<<"$(busy_all)"
 alive=true
 kill -0 "$LLMUX_PID" 2>/dev/null || alive=false
@@ -174,6 +178,13 @@ client="$(cat "$TMP/client.json")"
 python3 - "$OUT/streams.json" <<EOF
 import json, sys
 c = json.loads('''$client''')
+status = json.load(open("$OUT/logs/streams-status.json"))
+core = status.get("core", status)
+def pct(key):
+    p = core.get(key) or {}
+    return [p.get("p50"), p.get("p99"), p.get("max")]
+c["llmux_overhead_us_p50_p99_max"] = pct("proxy_overhead_us")
+c["llmux_time_to_head_ms_p50_p99_max"] = pct("time_to_first_token_ms")
 c.update({
     "llmux_idle_rss_mib": round($rss0 / 1024, 1),
     "llmux_peak_rss_mib_sampled": round($peak / 1024, 1),

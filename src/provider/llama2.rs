@@ -156,14 +156,7 @@ pub fn response(body: &[u8], ctx: &ReplyCtx, out: &mut Vec<u8>) -> Result<Outcom
         Finish::Stop,
         usage.as_ref().map(|u| (u, None)),
     );
-    Ok(Outcome {
-        usage,
-        text: if usage.is_none() {
-            reply.to_string()
-        } else {
-            String::new()
-        },
-    })
+    Ok(Outcome::of(usage, || reply.to_string()))
 }
 
 /// Errors from text-generation servers are `{"error": "..."}`, as Ollama's.

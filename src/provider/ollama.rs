@@ -16,8 +16,8 @@ use super::chat::out::{
     self, write_completion, Chunks, Finish, MessageOut, Meta, RawText, ToolCallOut,
 };
 use super::chat::{
-    arguments_object, bad, write_stop_array, ChatRequest, Content, DataUrl, RequestCtx, Role,
-    ToolChoice, TranslateError,
+    arguments_object, bad, ChatRequest, Content, DataUrl, RequestCtx, Role, SamplingKeys,
+    ToolChoice, TranslateError, OPENAI_SEED_AND_PENALTIES,
 };
 use super::translate::{plain_error_message, EventTranslate, Outcome, ReplyCtx};
 use crate::usage::{Usage, MAX_COMPLETION_TEXT};
@@ -121,30 +121,14 @@ pub fn request(
     o.bool("stream", ctx.stream);
     {
         let mut opts = o.obj("options");
-        if let Some(n) = ctx.max_tokens(req) {
-            opts.raw("num_predict", n);
-        }
-        if let Some(t) = ctx.temperature(req) {
-            opts.raw("temperature", t);
-        }
-        if let Some(p) = ctx.top_p(req) {
-            opts.raw("top_p", p);
-        }
-        if let Some(k) = ctx.top_k(req) {
-            opts.raw("top_k", &k);
-        }
-        if let Some(stop) = req.stop.filter(|s| s.get() != "null") {
-            write_stop_array(stop, opts.key("stop"))?;
-        }
-        for (key, value) in [
-            ("seed", req.seed),
-            ("presence_penalty", req.presence_penalty),
-            ("frequency_penalty", req.frequency_penalty),
-        ] {
-            if let Some(v) = value.filter(|v| v.get() != "null") {
-                opts.token(key, v);
-            }
-        }
+        let keys = SamplingKeys {
+            max_tokens: Some("num_predict"),
+            top_p: "top_p",
+            top_k: Some("top_k"),
+            stop: "stop",
+            seed_and_penalties: Some(OPENAI_SEED_AND_PENALTIES),
+        };
+        ctx.write_sampling(req, &mut opts, keys)?;
         opts.end();
     }
     if let Some(f) = &req.response_format {
@@ -277,14 +261,7 @@ pub fn response(body: &[u8], ctx: &ReplyCtx, out: &mut Vec<u8>) -> Result<Outcom
     };
     let reason = finish(r.done_reason.as_deref(), !msg.tool_calls.is_empty());
     write_completion(out, &meta, &msg, reason, usage.as_ref().map(|u| (u, None)));
-    Ok(Outcome {
-        usage,
-        text: if usage.is_none() {
-            msg.content.decoded()
-        } else {
-            String::new()
-        },
-    })
+    Ok(Outcome::of(usage, || msg.content.decoded()))
 }
 
 /// NDJSON lines → chunks.

@@ -41,6 +41,18 @@ pub struct Outcome {
     pub text: String,
 }
 
+impl Outcome {
+    /// The provider's usage; without it, the text the tokenizer will count instead.
+    pub fn of(usage: Option<Usage>, text: impl FnOnce() -> String) -> Outcome {
+        let text = if usage.is_none() {
+            text()
+        } else {
+            String::new()
+        };
+        Outcome { usage, text }
+    }
+}
+
 /// Translates a provider's whole (successful) JSON body into the client's.
 pub type BodyFn = fn(body: &[u8], ctx: &ReplyCtx, out: &mut Vec<u8>) -> Result<Outcome, String>;
 

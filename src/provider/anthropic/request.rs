@@ -13,10 +13,11 @@
 //!   `user` → `metadata.user_id`. OpenAI-only parameters (penalties, `seed`, `logprobs`,
 //!   `response_format`) have no Anthropic equivalent and are not sent.
 
-use crate::provider::chat::json::{Arr, Obj};
+use crate::provider::chat::json::Obj;
+use crate::provider::chat::turns::{write_turns, Items, TurnShape};
 use crate::provider::chat::{
-    arguments_object, bad, write_stop_array, ChatRequest, Content, DataUrl, Message, Part,
-    RequestCtx, Role, ToolChoice, TranslateError,
+    arguments_object, bad, Block, ChatRequest, Content, DataUrl, Message, Part, RequestCtx, Role,
+    SamplingKeys, ToolChoice, TranslateError,
 };
 
 /// `max_tokens` when neither the client nor the target set one.
@@ -39,18 +40,14 @@ pub fn request(
     if ctx.stream {
         o.bool("stream", true);
     }
-    if let Some(t) = ctx.temperature(req) {
-        o.raw("temperature", t);
-    }
-    if let Some(p) = ctx.top_p(req) {
-        o.raw("top_p", p);
-    }
-    if let Some(k) = ctx.top_k(req) {
-        o.raw("top_k", &k);
-    }
-    if let Some(stop) = req.stop.filter(|s| s.get() != "null") {
-        write_stop_array(stop, o.key("stop_sequences"))?;
-    }
+    let keys = SamplingKeys {
+        max_tokens: None,
+        top_p: "top_p",
+        top_k: Some("top_k"),
+        stop: "stop_sequences",
+        seed_and_penalties: None,
+    };
+    ctx.write_sampling(req, &mut o, keys)?;
     write_tools(req, &mut o)?;
     if let Some(user) = req.user.filter(|u| u.get().starts_with('"')) {
         o.obj("metadata").token("user_id", user).end();
@@ -90,70 +87,21 @@ fn write_system(req: &ChatRequest<'_>, o: &mut Obj<'_>) -> Result<(), TranslateE
 
 /// The conversation, merging consecutive turns of one role.
 fn write_messages(messages: &[Message<'_>], out: &mut Vec<u8>) -> Result<(), TranslateError> {
-    let mut turns = Arr::new(out);
-    let mut role = "";
-    let mut blocks = Vec::new();
-    let mut block_count = 0usize;
-    for m in messages {
-        let this = match Role::of(m)? {
-            Role::System => continue,
-            Role::User | Role::Tool => "user",
-            Role::Assistant => "assistant",
-        };
-        if this != role {
-            flush_turn(&mut turns, role, &mut blocks, &mut block_count);
-            role = this;
-        }
-        let mut arr = BlockList {
-            out: &mut blocks,
-            count: &mut block_count,
-        };
-        write_blocks(m, &mut arr)?;
-    }
-    flush_turn(&mut turns, role, &mut blocks, &mut block_count);
-    turns.end();
-    Ok(())
+    let shape = TurnShape {
+        items_key: "content",
+        assistant: "assistant",
+    };
+    write_turns(messages, shape, out, write_blocks)
 }
 
-fn flush_turn(turns: &mut Arr<'_>, role: &str, blocks: &mut Vec<u8>, count: &mut usize) {
-    if *count == 0 {
-        return;
-    }
-    let mut t = turns.obj();
-    t.str("role", role);
-    let content = t.key("content");
-    content.push(b'[');
-    content.extend_from_slice(blocks);
-    content.push(b']');
-    t.end();
-    blocks.clear();
-    *count = 0;
-}
-
-/// Content blocks of one turn, comma-separated, before they are known to be non-empty.
-struct BlockList<'a> {
-    out: &'a mut Vec<u8>,
-    count: &'a mut usize,
-}
-
-impl BlockList<'_> {
-    fn block(&mut self) -> Obj<'_> {
-        if *self.count > 0 {
-            self.out.push(b',');
-        }
-        *self.count += 1;
-        Obj::new(self.out)
-    }
-}
-
-fn write_blocks(m: &Message<'_>, blocks: &mut BlockList<'_>) -> Result<(), TranslateError> {
+fn write_blocks(m: &Message<'_>, blocks: &mut Items) -> Result<(), TranslateError> {
     let role = Role::of(m)?;
     if role == Role::Tool {
         let id = m
             .tool_call_id
             .as_deref()
             .ok_or_else(|| bad("a tool message needs tool_call_id"))?;
-        let mut b = blocks.block();
+        let mut b = blocks.obj();
         b.raw("type", "\"tool_result\"").str("tool_use_id", id);
         match Content::of(m.content)? {
             Content::None => {}
@@ -171,30 +119,13 @@ fn write_blocks(m: &Message<'_>, blocks: &mut BlockList<'_>) -> Result<(), Trans
         b.end();
         return Ok(());
     }
-    match Content::of(m.content)? {
-        Content::None => {}
-        Content::Text(t) => {
-            if t.get() != "\"\"" {
-                blocks
-                    .block()
-                    .raw("type", "\"text\"")
-                    .token("text", t)
-                    .end();
-            }
+    Content::of(m.content)?.each_block(|b| match b {
+        Block::Text(t) => {
+            blocks.obj().raw("type", "\"text\"").token("text", t).end();
+            Ok(())
         }
-        Content::Parts(parts) => {
-            for p in &parts {
-                if p.kind == "text" && p.text.is_none_or(|t| t.get() == "\"\"") {
-                    continue;
-                }
-                if *blocks.count > 0 {
-                    blocks.out.push(b',');
-                }
-                *blocks.count += 1;
-                write_part(p, blocks.out)?;
-            }
-        }
-    }
+        Block::Part(p) => write_part(p, blocks.item()),
+    })?;
     if role == Role::Assistant {
         for call in m.tool_calls.iter().flatten() {
             let id = call
@@ -203,7 +134,7 @@ fn write_blocks(m: &Message<'_>, blocks: &mut BlockList<'_>) -> Result<(), Trans
                 .ok_or_else(|| bad("an assistant tool call needs an id"))?;
             let input = arguments_object(call)?;
             blocks
-                .block()
+                .obj()
                 .raw("type", "\"tool_use\"")
                 .str("id", id)
                 .str("name", &call.function.name)

@@ -143,14 +143,7 @@ pub fn response(body: &[u8], ctx: &ReplyCtx, out: &mut Vec<u8>) -> Result<Outcom
         finish,
         openai_usage.as_ref().map(|u| (u, cached)),
     );
-    Ok(Outcome {
-        usage: openai_usage,
-        text: if openai_usage.is_none() {
-            msg.content.decoded()
-        } else {
-            String::new()
-        },
-    })
+    Ok(Outcome::of(openai_usage, || msg.content.decoded()))
 }
 
 #[derive(Deserialize)]

@@ -88,16 +88,9 @@ impl AnthropicStream {
     fn chunks(&mut self, id: Option<&str>, model: Option<&str>) -> &Chunks {
         let ctx = &self.ctx;
         self.chunks.get_or_insert_with(|| {
-            let fresh;
-            let id = match id {
-                Some(id) => id,
-                None => {
-                    fresh = out::new_id("chatcmpl-");
-                    &fresh
-                }
-            };
+            let id = out::id_or_new(id);
             Chunks::new(&Meta {
-                id,
+                id: &id,
                 model: model.unwrap_or(&ctx.model),
                 created: ctx.created,
             })

@@ -15,10 +15,11 @@
 //!   `{tool:{name}}`; Converse has no `none`, so `none` sends no `toolChoice`).
 //! - `model.options.bedrock.performance_config_latency` → `performanceConfig.latency`.
 
-use crate::provider::chat::json::{Arr, Obj};
+use crate::provider::chat::json::Obj;
+use crate::provider::chat::turns::{write_turns, Items, TurnShape};
 use crate::provider::chat::{
-    arguments_object, bad, write_stop_array, ChatRequest, Content, DataUrl, Message, Part,
-    RequestCtx, Role, ToolChoice, TranslateError,
+    arguments_object, bad, Block, ChatRequest, Content, DataUrl, Message, Part, RequestCtx, Role,
+    SamplingKeys, ToolChoice, TranslateError,
 };
 use serde_json::value::RawValue;
 
@@ -33,18 +34,14 @@ pub fn request(
     write_system(req, &mut o)?;
     {
         let mut inf = o.obj("inferenceConfig");
-        if let Some(n) = ctx.max_tokens(req) {
-            inf.raw("maxTokens", n);
-        }
-        if let Some(t) = ctx.temperature(req) {
-            inf.raw("temperature", t);
-        }
-        if let Some(p) = ctx.top_p(req) {
-            inf.raw("topP", p);
-        }
-        if let Some(stop) = req.stop.filter(|s| s.get() != "null") {
-            write_stop_array(stop, inf.key("stopSequences"))?;
-        }
+        let keys = SamplingKeys {
+            max_tokens: Some("maxTokens"),
+            top_p: "topP",
+            top_k: None,
+            stop: "stopSequences",
+            seed_and_penalties: None,
+        };
+        ctx.write_sampling(req, &mut inf, keys)?;
         inf.end();
     }
     write_tools(req, &mut o)?;
@@ -80,55 +77,14 @@ fn write_system(req: &ChatRequest<'_>, o: &mut Obj<'_>) -> Result<(), TranslateE
 }
 
 fn write_messages(messages: &[Message<'_>], out: &mut Vec<u8>) -> Result<(), TranslateError> {
-    let mut turns = Arr::new(out);
-    let mut role = "";
-    let mut blocks = Vec::new();
-    let mut count = 0usize;
-    for m in messages {
-        let this = match Role::of(m)? {
-            Role::System => continue,
-            Role::User | Role::Tool => "user",
-            Role::Assistant => "assistant",
-        };
-        if this != role {
-            flush(&mut turns, role, &mut blocks, &mut count);
-            role = this;
-        }
-        write_blocks(m, &mut blocks, &mut count)?;
-    }
-    flush(&mut turns, role, &mut blocks, &mut count);
-    turns.end();
-    Ok(())
+    let shape = TurnShape {
+        items_key: "content",
+        assistant: "assistant",
+    };
+    write_turns(messages, shape, out, write_blocks)
 }
 
-fn flush(turns: &mut Arr<'_>, role: &str, blocks: &mut Vec<u8>, count: &mut usize) {
-    if *count == 0 {
-        return;
-    }
-    let mut t = turns.obj();
-    t.str("role", role);
-    let c = t.key("content");
-    c.push(b'[');
-    c.extend_from_slice(blocks);
-    c.push(b']');
-    t.end();
-    blocks.clear();
-    *count = 0;
-}
-
-fn next<'o>(blocks: &'o mut Vec<u8>, count: &mut usize) -> Obj<'o> {
-    if *count > 0 {
-        blocks.push(b',');
-    }
-    *count += 1;
-    Obj::new(blocks)
-}
-
-fn write_blocks(
-    m: &Message<'_>,
-    blocks: &mut Vec<u8>,
-    count: &mut usize,
-) -> Result<(), TranslateError> {
+fn write_blocks(m: &Message<'_>, blocks: &mut Items) -> Result<(), TranslateError> {
     let role = Role::of(m)?;
     if role == Role::Tool {
         let id = m
@@ -137,7 +93,7 @@ fn write_blocks(
             .ok_or_else(|| bad("a tool message needs tool_call_id"))?;
         let text = Content::of(m.content)?.joined_text()?;
         let trimmed = text.trim();
-        let mut b = next(blocks, count);
+        let mut b = blocks.obj();
         let mut r = b.obj("toolResult");
         r.str("toolUseId", id);
         let mut content = r.arr("content");
@@ -151,29 +107,20 @@ fn write_blocks(
         b.end();
         return Ok(());
     }
-    match Content::of(m.content)? {
-        Content::None => {}
-        Content::Text(t) => {
-            if t.get() != "\"\"" {
-                next(blocks, count).token("text", t).end();
-            }
+    Content::of(m.content)?.each_block(|b| match b {
+        Block::Text(t) => {
+            blocks.obj().token("text", t).end();
+            Ok(())
         }
-        Content::Parts(parts) => {
-            for p in &parts {
-                if p.kind == "text" && p.text.is_none_or(|t| t.get() == "\"\"") {
-                    continue;
-                }
-                write_part(p, next(blocks, count))?;
-            }
-        }
-    }
+        Block::Part(p) => write_part(p, blocks.obj()),
+    })?;
     for call in m.tool_calls.iter().flatten() {
         let id = call
             .id
             .as_deref()
             .ok_or_else(|| bad("an assistant tool call needs an id"))?;
         let input = arguments_object(call)?;
-        let mut b = next(blocks, count);
+        let mut b = blocks.obj();
         let mut u = b.obj("toolUse");
         u.str("toolUseId", id)
             .str("name", &call.function.name)

@@ -13,6 +13,7 @@
 pub mod frames;
 pub mod json;
 pub mod out;
+pub mod turns;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -192,6 +193,13 @@ impl<'a> ChatRequest<'a> {
     }
 }
 
+/// One block of a message's content (see [`Content::each_block`]).
+pub enum Block<'c, 'a> {
+    /// A string content, as its JSON string token.
+    Text(&'a RawValue),
+    Part(&'c Part<'a>),
+}
+
 /// A message's `content`, decoded as far as a translation needs it.
 pub enum Content<'a> {
     /// No content (`null` or absent).
@@ -213,6 +221,29 @@ impl<'a> Content<'a> {
                 .map_err(|e| bad(format!("invalid message content: {e}"))),
             Some(b'n') => Ok(Content::None),
             _ => Err(bad("message content must be a string, an array or null")),
+        }
+    }
+
+    /// The blocks a translated request carries for this content, in order: the text, or each
+    /// part. Empty texts are left out: Anthropic, Gemini and Bedrock refuse empty text blocks.
+    pub fn each_block<'c>(
+        &'c self,
+        mut write: impl FnMut(Block<'c, 'a>) -> Result<(), TranslateError>,
+    ) -> Result<(), TranslateError> {
+        let empty = |t: &RawValue| t.get() == "\"\"";
+        match self {
+            Content::None => Ok(()),
+            Content::Text(t) if empty(t) => Ok(()),
+            Content::Text(t) => write(Block::Text(t)),
+            Content::Parts(parts) => {
+                for p in parts {
+                    if p.kind == "text" && p.text.is_none_or(empty) {
+                        continue;
+                    }
+                    write(Block::Part(p))?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -390,6 +421,57 @@ impl RequestCtx<'_> {
         }
     }
 }
+
+/// What an API calls the sampling members of a request (see [`RequestCtx::write_sampling`]);
+/// `None` where it has no such member (or, for the length limit, writes it elsewhere).
+pub struct SamplingKeys {
+    pub max_tokens: Option<&'static str>,
+    pub top_p: &'static str,
+    pub top_k: Option<&'static str>,
+    pub stop: &'static str,
+    /// `seed`, `presence_penalty` and `frequency_penalty`.
+    pub seed_and_penalties: Option<[&'static str; 3]>,
+}
+
+impl RequestCtx<'_> {
+    /// The sampling members into `o`, in one order for every API: length limit, temperature,
+    /// top-p, top-k, stop sequences (the client's, else the target's), then seed and penalties.
+    pub fn write_sampling(
+        &self,
+        req: &ChatRequest<'_>,
+        o: &mut json::Obj<'_>,
+        keys: SamplingKeys,
+    ) -> Result<(), TranslateError> {
+        if let (Some(key), Some(n)) = (keys.max_tokens, self.max_tokens(req)) {
+            o.raw(key, n);
+        }
+        if let Some(t) = self.temperature(req) {
+            o.raw("temperature", t);
+        }
+        if let Some(p) = self.top_p(req) {
+            o.raw(keys.top_p, p);
+        }
+        if let (Some(key), Some(k)) = (keys.top_k, self.top_k(req)) {
+            o.raw(key, &k);
+        }
+        if let Some(stop) = req.stop.filter(|s| s.get() != "null") {
+            write_stop_array(stop, o.key(keys.stop))?;
+        }
+        let Some(names) = keys.seed_and_penalties else {
+            return Ok(());
+        };
+        let values = [req.seed, req.presence_penalty, req.frequency_penalty];
+        for (key, value) in names.into_iter().zip(values) {
+            if let Some(v) = value.filter(|v| v.get() != "null") {
+                o.token(key, v);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// OpenAI's names for the seed and the penalties, which Cohere and Ollama share.
+pub const OPENAI_SEED_AND_PENALTIES: [&str; 3] = ["seed", "presence_penalty", "frequency_penalty"];
 
 /// `stop` as an array of strings: a single string is wrapped, an array copied.
 pub fn write_stop_array(stop: &RawValue, out: &mut Vec<u8>) -> Result<(), TranslateError> {

@@ -38,6 +38,14 @@ pub fn now_secs() -> u64 {
 
 /// A fresh `chatcmpl-…` id for providers whose answers carry none (24 hex digits from a
 /// per-thread xorshift seeded with the clock; ids need to be distinct, not secret).
+/// The provider's answer id, else a fresh `chatcmpl-…` (OpenAI clients expect one).
+pub fn id_or_new(id: Option<&str>) -> Cow<'_, str> {
+    match id {
+        Some(id) => Cow::Borrowed(id),
+        None => Cow::Owned(new_id("chatcmpl-")),
+    }
+}
+
 pub fn new_id(prefix: &str) -> String {
     thread_local! {
         static STATE: Cell<u64> = Cell::new(

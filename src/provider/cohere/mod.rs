@@ -11,7 +11,8 @@ pub use response::{error, response, CohereStream};
 
 use crate::provider::chat::json::Obj;
 use crate::provider::chat::{
-    bad, write_stop_array, ChatRequest, RequestCtx, Role, ToolChoice, TranslateError,
+    bad, ChatRequest, RequestCtx, Role, SamplingKeys, ToolChoice, TranslateError,
+    OPENAI_SEED_AND_PENALTIES,
 };
 
 pub fn request(
@@ -70,30 +71,14 @@ pub fn request(
         msgs.end();
     }
     o.bool("stream", ctx.stream);
-    if let Some(n) = ctx.max_tokens(req) {
-        o.raw("max_tokens", n);
-    }
-    if let Some(t) = ctx.temperature(req) {
-        o.raw("temperature", t);
-    }
-    if let Some(p) = ctx.top_p(req) {
-        o.raw("p", p);
-    }
-    if let Some(k) = ctx.top_k(req) {
-        o.raw("k", &k);
-    }
-    if let Some(stop) = req.stop.filter(|s| s.get() != "null") {
-        write_stop_array(stop, o.key("stop_sequences"))?;
-    }
-    for (key, value) in [
-        ("seed", req.seed),
-        ("presence_penalty", req.presence_penalty),
-        ("frequency_penalty", req.frequency_penalty),
-    ] {
-        if let Some(v) = value.filter(|v| v.get() != "null") {
-            o.token(key, v);
-        }
-    }
+    let keys = SamplingKeys {
+        max_tokens: Some("max_tokens"),
+        top_p: "p",
+        top_k: Some("k"),
+        stop: "stop_sequences",
+        seed_and_penalties: Some(OPENAI_SEED_AND_PENALTIES),
+    };
+    ctx.write_sampling(req, &mut o, keys)?;
     if let Some(f) = &req.response_format {
         match &*f.kind {
             "json_object" => {

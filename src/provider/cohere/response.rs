@@ -133,28 +133,14 @@ pub fn response(body: &[u8], ctx: &ReplyCtx, out: &mut Vec<u8>) -> Result<Outcom
         .as_deref()
         .map_or(Finish::Stop, finish_reason);
     let usage = b.usage.and_then(CohereUsage::to_usage);
-    let fresh;
-    let id = match b.id.as_deref() {
-        Some(id) => id,
-        None => {
-            fresh = out::new_id("chatcmpl-");
-            &fresh
-        }
-    };
+    let id = out::id_or_new(b.id.as_deref());
     let meta = Meta {
-        id,
+        id: &id,
         model: &ctx.model,
         created: ctx.created,
     };
     write_completion(out, &meta, &msg, finish, usage.as_ref().map(|u| (u, None)));
-    Ok(Outcome {
-        usage,
-        text: if usage.is_none() {
-            msg.content.decoded()
-        } else {
-            String::new()
-        },
-    })
+    Ok(Outcome::of(usage, || msg.content.decoded()))
 }
 
 #[derive(Deserialize)]
@@ -230,16 +216,9 @@ impl CohereStream {
     fn chunks(&mut self, id: Option<&str>) -> &Chunks {
         let ctx = &self.ctx;
         self.chunks.get_or_insert_with(|| {
-            let fresh;
-            let id = match id {
-                Some(id) => id,
-                None => {
-                    fresh = out::new_id("chatcmpl-");
-                    &fresh
-                }
-            };
+            let id = out::id_or_new(id);
             Chunks::new(&Meta {
-                id,
+                id: &id,
                 model: &ctx.model,
                 created: ctx.created,
             })

@@ -17,10 +17,11 @@
 //!   `tool_choice` → `toolConfig.functionCallingConfig` (`required` → `ANY`, a named function
 //!   → `ANY` with `allowedFunctionNames`).
 
-use crate::provider::chat::json::{Arr, Obj};
+use crate::provider::chat::json::Obj;
+use crate::provider::chat::turns::{write_turns, Items, TurnShape};
 use crate::provider::chat::{
-    arguments_object, bad, media_type_of_url, unquote, write_stop_array, ChatRequest, Content,
-    DataUrl, Message, Part, RequestCtx, Role, ToolChoice, TranslateError,
+    arguments_object, bad, media_type_of_url, unquote, Block, ChatRequest, Content, DataUrl,
+    Message, Part, RequestCtx, Role, SamplingKeys, ToolChoice, TranslateError,
 };
 use serde_json::value::RawValue;
 
@@ -80,55 +81,19 @@ fn write_contents(messages: &[Message<'_>], out: &mut Vec<u8>) -> Result<(), Tra
             }
         }
     }
-    let mut turns = Arr::new(out);
-    let mut role = "";
-    let mut parts: Vec<u8> = Vec::new();
-    let mut count = 0usize;
-    for m in messages {
-        let this = match Role::of(m)? {
-            Role::System => continue,
-            Role::User | Role::Tool => "user",
-            Role::Assistant => "model",
-        };
-        if this != role {
-            flush(&mut turns, role, &mut parts, &mut count);
-            role = this;
-        }
-        write_parts(m, &names, &mut parts, &mut count)?;
-    }
-    flush(&mut turns, role, &mut parts, &mut count);
-    turns.end();
-    Ok(())
-}
-
-fn flush(turns: &mut Arr<'_>, role: &str, parts: &mut Vec<u8>, count: &mut usize) {
-    if *count == 0 {
-        return;
-    }
-    let mut t = turns.obj();
-    t.str("role", role);
-    let p = t.key("parts");
-    p.push(b'[');
-    p.extend_from_slice(parts);
-    p.push(b']');
-    t.end();
-    parts.clear();
-    *count = 0;
-}
-
-fn next<'o>(parts: &'o mut Vec<u8>, count: &mut usize) -> Obj<'o> {
-    if *count > 0 {
-        parts.push(b',');
-    }
-    *count += 1;
-    Obj::new(parts)
+    let shape = TurnShape {
+        items_key: "parts",
+        assistant: "model",
+    };
+    write_turns(messages, shape, out, |m, parts| {
+        write_parts(m, &names, parts)
+    })
 }
 
 fn write_parts(
     m: &Message<'_>,
     names: &[(&str, &str)],
-    parts: &mut Vec<u8>,
-    count: &mut usize,
+    parts: &mut Items,
 ) -> Result<(), TranslateError> {
     let role = Role::of(m)?;
     if role == Role::Tool {
@@ -145,7 +110,7 @@ fn write_parts(
                     "tool message {id} answers no tool call of an earlier assistant message"
                 ))
             })?;
-        let mut p = next(parts, count);
+        let mut p = parts.obj();
         let mut fr = p.obj("functionResponse");
         fr.str("name", name);
         write_function_response(&Content::of(m.content)?, fr.key("response"))?;
@@ -153,25 +118,16 @@ fn write_parts(
         p.end();
         return Ok(());
     }
-    match Content::of(m.content)? {
-        Content::None => {}
-        Content::Text(t) => {
-            if t.get() != "\"\"" {
-                next(parts, count).token("text", t).end();
-            }
+    Content::of(m.content)?.each_block(|b| match b {
+        Block::Text(t) => {
+            parts.obj().token("text", t).end();
+            Ok(())
         }
-        Content::Parts(ps) => {
-            for p in &ps {
-                if p.kind == "text" && p.text.is_none_or(|t| t.get() == "\"\"") {
-                    continue;
-                }
-                write_part(p, next(parts, count))?;
-            }
-        }
-    }
+        Block::Part(p) => write_part(p, parts.obj()),
+    })?;
     for call in m.tool_calls.iter().flatten() {
         let args = arguments_object(call)?;
-        let mut p = next(parts, count);
+        let mut p = parts.obj();
         let mut fc = p.obj("functionCall");
         fc.str("name", &call.function.name).raw("args", args);
         fc.end();
@@ -249,30 +205,14 @@ fn write_generation_config(
     o: &mut Obj<'_>,
 ) -> Result<(), TranslateError> {
     let mut g = o.obj("generationConfig");
-    if let Some(n) = ctx.max_tokens(req) {
-        g.raw("maxOutputTokens", n);
-    }
-    if let Some(t) = ctx.temperature(req) {
-        g.raw("temperature", t);
-    }
-    if let Some(p) = ctx.top_p(req) {
-        g.raw("topP", p);
-    }
-    if let Some(k) = ctx.top_k(req) {
-        g.raw("topK", &k);
-    }
-    if let Some(stop) = req.stop.filter(|s| s.get() != "null") {
-        write_stop_array(stop, g.key("stopSequences"))?;
-    }
-    for (key, value) in [
-        ("seed", req.seed),
-        ("presencePenalty", req.presence_penalty),
-        ("frequencyPenalty", req.frequency_penalty),
-    ] {
-        if let Some(v) = value.filter(|v| v.get() != "null") {
-            g.token(key, v);
-        }
-    }
+    let keys = SamplingKeys {
+        max_tokens: Some("maxOutputTokens"),
+        top_p: "topP",
+        top_k: Some("topK"),
+        stop: "stopSequences",
+        seed_and_penalties: Some(["seed", "presencePenalty", "frequencyPenalty"]),
+    };
+    ctx.write_sampling(req, &mut g, keys)?;
     if let Some(f) = &req.response_format {
         match &*f.kind {
             "json_object" => {

@@ -183,16 +183,9 @@ pub fn response(body: &[u8], ctx: &ReplyCtx, out: &mut Vec<u8>) -> Result<Outcom
         (None, false) => Finish::Stop,
     };
     let last = responses.last();
-    let fresh;
-    let id = match last.and_then(|r| r.response_id.as_deref()) {
-        Some(id) => id,
-        None => {
-            fresh = out::new_id("chatcmpl-");
-            &fresh
-        }
-    };
+    let id = out::id_or_new(last.and_then(|r| r.response_id.as_deref()));
     let meta = Meta {
-        id,
+        id: &id,
         model: last
             .and_then(|r| r.model_version.as_deref())
             .unwrap_or(&ctx.model),
@@ -207,14 +200,7 @@ pub fn response(body: &[u8], ctx: &ReplyCtx, out: &mut Vec<u8>) -> Result<Outcom
         finish,
         openai_usage.as_ref().map(|u| (u, cached)),
     );
-    Ok(Outcome {
-        usage: openai_usage,
-        text: if openai_usage.is_none() {
-            msg.content.decoded()
-        } else {
-            String::new()
-        },
-    })
+    Ok(Outcome::of(openai_usage, || msg.content.decoded()))
 }
 
 /// Stream events (`alt=sse`) → chunks.
@@ -246,16 +232,9 @@ impl EventTranslate for GeminiStream {
             return;
         };
         if self.chunks.is_none() {
-            let fresh;
-            let id = match r.response_id.as_deref() {
-                Some(id) => id,
-                None => {
-                    fresh = out::new_id("chatcmpl-");
-                    &fresh
-                }
-            };
+            let id = out::id_or_new(r.response_id.as_deref());
             let chunks = Chunks::new(&Meta {
-                id,
+                id: &id,
                 model: r.model_version.as_deref().unwrap_or(&self.ctx.model),
                 created: self.ctx.created,
             });
