@@ -22,6 +22,8 @@ function init(args)
    if path == nil or path == "" or path == "/" then path = "/v1/chat/completions" end
    local headers = {
       ["Content-Type"] = "application/json",
+      -- The `secured` target's consumer key (run.sh's API_KEY); the other targets ignore it.
+      ["apikey"] = "loadtest-consumer-key",
       ["Accept"] = stream and "text/event-stream" or "application/json",
    }
    for i, alias in ipairs(aliases) do

@@ -24,11 +24,11 @@ import sqlite3
 import statistics
 import sys
 
-TARGET_ORDER = ["direct", "llmux", "nginx"]
+TARGET_ORDER = ["direct", "llmux", "nginx", "secured"]
 TOOL_ORDER = ["oha", "wrk"]
 MODE_ORDER = ["json", "stream"]
 MODE_LABEL = {"json": "non-streaming (JSON)", "stream": "streaming (SSE)"}
-COLORS = {"direct": "#555555", "llmux": "#d62728", "nginx": "#1f77b4"}
+COLORS = {"direct": "#555555", "llmux": "#d62728", "nginx": "#1f77b4", "secured": "#2ca02c"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def summary_table(runs):
     ]
     keys = sorted({(r["mode"], r["conc"], r["tool"]) for r in runs}, key=lambda k: (MODE_ORDER.index(k[0]) if k[0] in MODE_ORDER else 9, k[1], TOOL_ORDER.index(k[2]) if k[2] in TOOL_ORDER else 9))
     for mode, conc, tool in keys:
-        d, l, n = (find(runs, tool, t, mode, conc) for t in TARGET_ORDER)
+        d, l, n = (find(runs, tool, t, mode, conc) for t in ("direct", "llmux", "nginx"))
         if not l:
             continue
 
@@ -339,6 +339,26 @@ def summary_table(runs):
             )
         )
     return lines
+
+
+def secured_table(runs):
+    """llmux with key-auth, acl and both rate limits (`secured`) against the same llmux without
+    them (`llmux`), run by run: the cost of access control at saturation."""
+    lines = [
+        "| mode | conns | tool | llmux req/s | secured req/s | secured ÷ llmux | llmux p50 ms | secured p50 ms | llmux p99 ms | secured p99 ms |",
+        "|" + "---|" * 10,
+    ]
+    keys = sorted({(r["mode"], r["conc"], r["tool"]) for r in runs if r["target"] == "secured"})
+    for mode, conc, tool in keys:
+        l, s = find(runs, tool, "llmux", mode, conc), find(runs, tool, "secured", mode, conc)
+        if not (l and s):
+            continue
+        lines.append(
+            "| %s | %d | %s | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f |"
+            % (mode, conc, tool, l["rps"], s["rps"], s["rps"] / l["rps"] if l["rps"] else 0,
+               l["p50"], s["p50"], l["p99"], s["p99"])
+        )
+    return lines if len(lines) > 2 else []
 
 
 def anomalies(out, runs):
@@ -551,6 +571,11 @@ def main():
     md.append("## llmux vs direct and vs nginx (Δ in ms; negative = faster)\n")
     md += summary_table(runs)
     md.append("")
+    secured = secured_table(runs)
+    if secured:
+        md.append("## With and without access control (key-auth, acl, rate-limiting, ai-rate-limiting-advanced)\n")
+        md += secured
+        md.append("")
     md.append("## Scenarios\n")
     md.append(
         "Δ columns are this row minus the `direct` row of the same tool; *proxy peak RSS* is VmRSS sampled every 100 ms "

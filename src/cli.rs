@@ -69,9 +69,15 @@ struct ServeArgs {
     /// Longest a TLS client may take to complete its handshake, in ms.
     #[arg(long, default_value_t = 10_000)]
     tls_handshake_timeout_ms: u64,
-    /// Admin API listen address (kept off the proxy port).
+    /// Admin API listen address (kept off the proxy port). An address other than loopback
+    /// needs --admin-token.
     #[arg(long, default_value = "127.0.0.1:8001")]
     admin_listen: SocketAddr,
+    /// Token every Admin API request must carry, as `Kong-Admin-Token: <token>` (or
+    /// `Authorization: Bearer <token>`). Default: the LLMUX_ADMIN_TOKEN environment variable.
+    /// Required when --admin-listen is not a loopback address.
+    #[arg(long)]
+    admin_token: Option<String>,
     /// Worker threads, one event loop each, pinned to cores 0..N when N <= cores. Default: all cores.
     #[arg(long)]
     workers: Option<usize>,
@@ -301,6 +307,11 @@ fn serve(args: ServeArgs) -> i32 {
 /// Everything up to serving: config, DNS, TLS roots, limits, workers, admin listener. Returns
 /// the supervisor that runs the main thread from then on.
 fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals), String> {
+    let admin_token = args
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var("LLMUX_ADMIN_TOKEN").ok());
+    let admin_token = crate::admin::token::check(args.admin_listen, admin_token)?;
     let redis = args
         .redis
         .as_deref()
@@ -316,6 +327,11 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
     let config = loaded.config;
     for w in &loaded.warnings {
         crate::warn!("{w}");
+    }
+    if redis.is_none() {
+        for w in crate::fleet::limits::KnownLimits::of(&config).without_fleet() {
+            crate::warn!("{w}");
+        }
     }
     let store = EntityStore::from_text(&text)
         .map_err(|e| format!("the Admin API cannot read this config: {e}"))?;
@@ -358,7 +374,16 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
             let interval = Duration::from_millis(args.fleet_sync_ms);
             let registry = server.registry.clone();
             let merger = server.fleet_remote.clone();
-            match Fleet::start(url, interval, node.clone(), &config, registry, merger) {
+            let limits = server.fleet_limits.clone();
+            match Fleet::start(
+                url,
+                interval,
+                node.clone(),
+                &config,
+                registry,
+                merger,
+                limits,
+            ) {
                 Ok(f) => Some(f),
                 Err(e) => {
                     server.stop();
@@ -397,6 +422,7 @@ fn start(args: ServeArgs) -> Result<(Supervisor, signal_hook::iterator::Signals)
         view.clone(),
         server.registry.clone(),
         admin_tx,
+        admin_token,
     ) {
         Ok(addr) => crate::info!("admin listening on {addr}"),
         Err(e) => {

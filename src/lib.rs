@@ -24,6 +24,8 @@
 //! - `upstream`: peers, connections, the keep-alive pool, one request/response exchange.
 //! - [`provider`]: the provider seam: what differs between providers (request building, auth,
 //!   signing, translation to and from other APIs, response filtering, usage).
+//! - `access`, `limits`: who may call (`key-auth`, `acl`) and how often (`rate-limiting`,
+//!   `ai-rate-limiting-advanced`), on the request path, over the tables `config` built.
 //! - `settings`, `sinks`, `ctx`: command-line settings, log writer threads, and a worker's
 //!   state (`WorkerCtx`, one config `Generation`).
 //! - `proxy`: the request path, from a parsed head to a relayed answer and its bookkeeping.
@@ -55,12 +57,14 @@ pub mod provider;
 pub mod stats;
 pub mod usage;
 
+mod access;
 mod admin;
 #[cfg(test)]
 mod alloc_count;
 mod ctx;
 mod deadline;
 mod fleet;
+mod limits;
 mod mock;
 mod proxy;
 mod server;

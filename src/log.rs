@@ -53,7 +53,7 @@ pub fn rfc3339(secs: u64, millis: u32) -> String {
 
 /// Year, month, day of the day `z` days after 1970-01-01 (Howard Hinnant's `civil_from_days`:
 /// eras of 400 years, March-based years so the leap day is last).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097); // [0, 146096]

@@ -270,8 +270,13 @@ impl Supervisor {
         if let Ok(mut v) = self.view.write() {
             *v = View::of(config);
         }
-        if let Some(fleet) = &self.fleet {
-            fleet.set_config(config);
+        match &self.fleet {
+            Some(fleet) => fleet.set_config(config),
+            None => {
+                for w in crate::fleet::limits::KnownLimits::of(config).without_fleet() {
+                    crate::warn!("{w}");
+                }
+            }
         }
         crate::info!(
             "configuration reloaded: {} routes, {} AI plugins",

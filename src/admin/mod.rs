@@ -20,6 +20,7 @@ mod hgrm;
 mod prometheus;
 mod reply;
 pub(crate) mod status;
+pub(crate) mod token;
 
 pub(crate) use commands::{AdminCommand, EntityReply};
 
@@ -48,6 +49,7 @@ pub(crate) fn spawn(
     view: SharedView,
     registry: SharedRegistry,
     commands: Sender<AdminCommand>,
+    token: Option<token::AdminToken>,
 ) -> Result<SocketAddr, String> {
     let (mut listeners, bound) = crate::server::listener::bind_all(&[addr], 1)?;
     let listener = listeners
@@ -67,6 +69,7 @@ pub(crate) fn spawn(
                         view,
                         registry,
                         commands,
+                        token,
                     }),
                 )),
                 Err(e) => crate::error!("admin runtime: {e}"),
@@ -81,6 +84,8 @@ struct Shared {
     view: SharedView,
     registry: SharedRegistry,
     commands: Sender<AdminCommand>,
+    /// Required on every request when set.
+    token: Option<token::AdminToken>,
 }
 
 async fn serve(listener: std::net::TcpListener, shared: Rc<Shared>) {
@@ -140,10 +145,22 @@ pub(crate) const KONG_VERSION: &str = "3.14.0";
 fn root() -> serde_json::Value {
     static NODE_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let node_id = NODE_ID.get_or_init(|| uuid::Uuid::new_v4().to_string());
-    let plugin = serde_json::json!({"version": KONG_VERSION, "priority": 770});
+    // Kong's priorities: the order the plugins run in.
+    let priority = |name: &str| match name {
+        "key-auth" => 1250,
+        "acl" => 950,
+        "rate-limiting" => 910,
+        "ai-rate-limiting-advanced" => 905,
+        _ => 770,
+    };
     let names = crate::config::PLUGINS.iter().map(|p| p.name);
     let loaded: serde_json::Map<_, _> = names.clone().map(|n| (n.into(), true.into())).collect();
-    let available: serde_json::Map<_, _> = names.map(|n| (n.into(), plugin.clone())).collect();
+    let available: serde_json::Map<_, _> = names
+        .map(|n| {
+            let plugin = serde_json::json!({"version": KONG_VERSION, "priority": priority(n)});
+            (n.into(), plugin)
+        })
+        .collect();
     serde_json::json!({
         "version": KONG_VERSION,
         "edition": "community",
@@ -176,6 +193,11 @@ const MAX_ADMIN_BODY: usize = 16 * 1024 * 1024;
 
 async fn route(req: Request, shared: &Shared) -> Response {
     let (parts, body) = req.into_parts();
+    if let Some(token) = &shared.token {
+        if !token.admits(&parts.headers) {
+            return message(StatusCode::UNAUTHORIZED, token::REFUSED);
+        }
+    }
     let body = match read_body(body).await {
         Ok(b) => b,
         Err(resp) => return resp,

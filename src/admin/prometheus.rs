@@ -124,6 +124,7 @@ pub fn render(reg: &Registry) -> String {
         &LATENCY_BUCKETS_MS,
         1000.0,
     );
+    consumer_families(&mut out, reg);
     let per_worker = |value: fn(&crate::stats::CoreGauges) -> u64| {
         reg.gauges
             .iter()
@@ -170,6 +171,56 @@ pub fn render(reg: &Registry) -> String {
             .map(|(i, d)| (format!("worker=\"{i}\",io_driver=\"{d}\""), 1)),
     );
     out
+}
+
+/// Spend per consumer (its username, else custom_id, else id), provider and model: requests,
+/// tokens and cost, so a budget can be watched per consumer.
+fn consumer_families(out: &mut String, reg: &Registry) {
+    let mut by: BTreeMap<(String, String, String), crate::stats::Tally> = BTreeMap::new();
+    for ((key, consumer), tally) in &reg.consumers {
+        let k = (
+            consumer.to_string(),
+            key.provider.as_str().to_string(),
+            key.model.clone(),
+        );
+        by.entry(k).or_default().add(tally);
+    }
+    let labels = |(c, p, m): &(String, String, String)| {
+        format!(
+            "consumer=\"{}\",ai_provider=\"{}\",ai_model=\"{}\"",
+            escape(c),
+            escape(p),
+            escape(m)
+        )
+    };
+    family(
+        out,
+        "llmux_consumer_requests_total",
+        "counter",
+        "AI requests per consumer",
+        by.iter().map(|(k, t)| (labels(k), t.requests)),
+    );
+    family(
+        out,
+        "llmux_consumer_tokens_total",
+        "counter",
+        "AI tokens per consumer",
+        by.iter().flat_map(|(k, t)| {
+            [
+                ("prompt_tokens", t.prompt_tokens),
+                ("completion_tokens", t.completion_tokens),
+                ("total_tokens", t.total_tokens),
+            ]
+            .map(|(kind, n)| (format!("{},token_type=\"{kind}\"", labels(k)), n))
+        }),
+    );
+    family(
+        out,
+        "llmux_consumer_cost_total",
+        "counter",
+        "AI requests cost per consumer",
+        by.iter().map(|(k, t)| (labels(k), t.cost)),
+    );
 }
 
 /// The fleet sync and configuration store (`--redis`, `--state redis://`); nothing without them.

@@ -74,6 +74,18 @@ struct Status<'a> {
     time_to_first_token_ms: Percentiles,
     routes: &'a [RouteInfo],
     targets: Vec<TargetStatus<'a>>,
+    /// Spend per consumer (by username, else custom_id, else id), over every target.
+    consumers: Vec<ConsumerStatus>,
+}
+
+#[derive(Serialize)]
+struct ConsumerStatus {
+    consumer: String,
+    requests: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    cost: f64,
 }
 
 #[derive(Serialize)]
@@ -282,6 +294,22 @@ pub fn render(view: &View, reg: &Registry) -> String {
             }
         })
         .collect();
+    let mut by_consumer: std::collections::BTreeMap<&str, crate::stats::Tally> =
+        std::collections::BTreeMap::new();
+    for ((_, consumer), tally) in &reg.consumers {
+        by_consumer.entry(consumer).or_default().add(tally);
+    }
+    let consumers = by_consumer
+        .into_iter()
+        .map(|(consumer, t)| ConsumerStatus {
+            consumer: consumer.to_string(),
+            requests: t.requests,
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            total_tokens: t.total_tokens,
+            cost: t.cost,
+        })
+        .collect();
     let now = crate::fleet::sync::unix_ms();
     let status = Status {
         version: env!("CARGO_PKG_VERSION"),
@@ -312,6 +340,7 @@ pub fn render(view: &View, reg: &Registry) -> String {
         time_to_first_token_ms: Percentiles::of(&reg.core.ttft, 1000.0),
         routes: &view.routes,
         targets,
+        consumers,
     };
     // Serialising plain structs of strings and numbers cannot fail (f64 NaN becomes null).
     serde_json::to_string(&status).unwrap_or_default()

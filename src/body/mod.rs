@@ -32,7 +32,7 @@ mod scan_tests;
 #[cfg(test)]
 mod splice_tests;
 
-pub use raw::member_values;
+pub use raw::{find_member, member_values, unescape_str, Member, MemberLookup};
 pub use scan::{BodyFacts, BodyScanner, ModelValue};
 pub use splice::{json_escape_into, push_quoted, quoted, Segment, SplicedBody};
 

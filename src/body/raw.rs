@@ -92,6 +92,12 @@ fn unicode_escape(b: &[u8], i: usize) -> Option<(char, usize)> {
     }
 }
 
+/// The content of a JSON string token (without its quotes), unescaped; `None` when an escape
+/// is invalid.
+pub fn unescape_str(raw: &[u8]) -> Option<String> {
+    unescape(raw)
+}
+
 /// Unescapes the content of a JSON string (without its quotes).
 pub(super) fn unescape(raw: &[u8]) -> Option<String> {
     let mut out = Vec::with_capacity(raw.len());
@@ -297,6 +303,95 @@ fn members(b: &[u8], open: usize) -> Option<Vec<(Range<usize>, Range<usize>)>> {
     }
 }
 
+/// A top-level member of a JSON object body, found by [`find_member`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The value, as written (a string keeps its quotes).
+    pub value: Range<usize>,
+    /// What to cut to remove the member and one separating comma, leaving valid JSON.
+    pub span: Range<usize>,
+    /// It is the object's only member (removing it leaves `{}`).
+    pub only: bool,
+}
+
+/// What [`find_member`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberLookup {
+    Absent,
+    Found(Member),
+    /// The name appears more than once at the top level.
+    Duplicate,
+    /// The body is not a JSON object.
+    NotAnObject,
+}
+
+/// The top-level member named `key` (compared after unescaping) of the JSON object in `b`,
+/// walking the bytes once without allocating (an escaped key is unescaped to compare). The
+/// body need not have been validated: anything the walk cannot follow is `NotAnObject`.
+pub fn find_member(b: &[u8], key: &str) -> MemberLookup {
+    let open = skip_ws(b, 0);
+    if b.get(open) != Some(&b'{') {
+        return MemberLookup::NotAnObject;
+    }
+    let mut i = skip_ws(b, open + 1);
+    if b.get(i) == Some(&b'}') {
+        return MemberLookup::Absent;
+    }
+    // (key quote, value end) of the previous member, and of the match once found.
+    let mut prev_end: Option<usize> = None;
+    let mut found: Option<(usize, usize, Option<usize>)> = None;
+    let mut next_after_found: Option<usize> = None;
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return MemberLookup::NotAnObject;
+        }
+        let Some(key_end) = string_end(b, i + 1) else {
+            return MemberLookup::NotAnObject;
+        };
+        let (Some(start), raw_key) = (value_start(b, i + 1), &b[i + 1..key_end - 1]) else {
+            return MemberLookup::NotAnObject;
+        };
+        let Some(end) = skip_value(b, start) else {
+            return MemberLookup::NotAnObject;
+        };
+        if found.is_some() && next_after_found.is_none() {
+            next_after_found = Some(i);
+        }
+        let same = if raw_key.contains(&b'\\') {
+            unescape(raw_key).is_some_and(|k| k == key)
+        } else {
+            raw_key == key.as_bytes()
+        };
+        if same {
+            if found.is_some() {
+                return MemberLookup::Duplicate;
+            }
+            found = Some((i, end, prev_end));
+        }
+        prev_end = Some(end);
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => break,
+            _ => return MemberLookup::NotAnObject,
+        }
+    }
+    let Some((quote, end, before)) = found else {
+        return MemberLookup::Absent;
+    };
+    let (span, only) = match (next_after_found, before) {
+        (Some(next), _) => (quote..next, false),
+        (None, Some(prev)) => (prev..end, false),
+        (None, None) => (quote..end, true),
+    };
+    let value_start = value_start(b, quote + 1).unwrap_or(end);
+    MemberLookup::Found(Member {
+        value: value_start..end,
+        span,
+        only,
+    })
+}
+
 /// Value ranges of every top-level member named `key` (compared after unescaping) of a body
 /// the scanner accepted (`facts` are its facts). A second, byte-level pass: only targets that
 /// put a credential in the body need it.
@@ -385,4 +480,45 @@ pub(super) fn scan_slow(b: &[u8]) -> Result<BodyFacts, ScanError> {
         }
     }
     Ok(f)
+}
+
+#[cfg(test)]
+mod find_member_tests {
+    use super::*;
+
+    fn cut(b: &str, m: &Member) -> String {
+        format!("{}{}", &b[..m.span.start], &b[m.span.end..])
+    }
+
+    #[test]
+    fn finds_and_cuts_members() {
+        let b = r#"{"a":1, "apikey" : "k1" ,"b":[1,{"apikey":2}]}"#;
+        let MemberLookup::Found(m) = find_member(b.as_bytes(), "apikey") else {
+            panic!()
+        };
+        assert_eq!(&b[m.value.clone()], r#""k1""#);
+        assert_eq!(cut(b, &m), r#"{"a":1, "b":[1,{"apikey":2}]}"#);
+        let last = r#"{"a":1,"apikey":"k"}"#;
+        let MemberLookup::Found(m) = find_member(last.as_bytes(), "apikey") else {
+            panic!()
+        };
+        assert_eq!(cut(last, &m), r#"{"a":1}"#);
+        let only = r#" { "ap\u0069key":"k" } "#;
+        let MemberLookup::Found(m) = find_member(only.as_bytes(), "apikey") else {
+            panic!()
+        };
+        assert!(m.only);
+        assert_eq!(cut(only, &m), " {  } ");
+        assert_eq!(
+            find_member(br#"{"apikey":1,"apikey":2}"#, "apikey"),
+            MemberLookup::Duplicate
+        );
+        assert_eq!(find_member(br#"{"a":1}"#, "apikey"), MemberLookup::Absent);
+        assert_eq!(find_member(b"{}", "apikey"), MemberLookup::Absent);
+        assert_eq!(find_member(b"[1]", "apikey"), MemberLookup::NotAnObject);
+        assert_eq!(
+            find_member(br#"{"a":1"#, "apikey"),
+            MemberLookup::NotAnObject
+        );
+    }
 }

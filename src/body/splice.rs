@@ -220,6 +220,26 @@ impl SplicedBody {
         true
     }
 
+    /// Cuts `span` (a whole member and one separating comma, from `find_member`) out of the
+    /// body; `only`: it was the object's only member, so inserted members get no trailing comma.
+    /// An edit overlapping one already made is refused (`false`).
+    pub fn remove(&mut self, span: Range<usize>, only: bool) -> bool {
+        let overlaps = self
+            .edits
+            .iter()
+            .any(|(r, _)| r.start < span.end && span.start < r.end);
+        if overlaps || span.end > self.body_len || span.is_empty() {
+            return false;
+        }
+        if only {
+            self.object_empty = true;
+        }
+        self.edits.push((span, Replacement::Fixed(b"")));
+        self.edits.sort_by_key(|(range, _)| range.start);
+        self.rebuild();
+        true
+    }
+
     /// Turns streaming on (`response_streaming: always`): overwrites the client's `stream`
     /// value when there is one, else inserts `"stream":true`. Returns whether the body changed.
     pub fn force_stream(&mut self, facts: &BodyFacts) -> bool {
@@ -283,7 +303,10 @@ impl SplicedBody {
                 Replacement::Fixed(bytes) => self.owned.extend_from_slice(bytes),
                 Replacement::Literal(r) => self.owned.extend_from_slice(&self.literals[r.clone()]),
             }
-            self.segments.push(Segment::Owned(start..self.owned.len()));
+            // A removal writes nothing: no empty segment.
+            if self.owned.len() > start {
+                self.segments.push(Segment::Owned(start..self.owned.len()));
+            }
             cursor = range.end;
         }
         if cursor < self.body_len {

@@ -278,3 +278,36 @@ fn replace_rewrites_every_occurrence_of_a_member_and_refuses_overlaps() {
         br#"{"apikey":"k","model":"gpt-4","apikey" : "k"}"#
     );
 }
+
+#[test]
+fn removing_a_member_keeps_the_rest_valid() {
+    use crate::body::{find_member, MemberLookup};
+    let body = br#"{"apikey":"k","model":"fast","messages":[]}"#;
+    let facts = BodyScanner::new().scan(body).unwrap();
+    let MemberLookup::Found(m) = find_member(body, "apikey") else {
+        panic!()
+    };
+    let mut s = SplicedBody::build(body.len(), &facts, Some("gpt-4o"), &[("top_p", "1")]);
+    assert!(s.remove(m.span.clone(), m.only));
+    assert!(!s.remove(m.span, m.only), "overlapping edits are refused");
+    let mut out = Vec::new();
+    s.write_to(body, &mut out);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{"top_p":1,"model":"gpt-4o","messages":[]}"#
+    );
+    assert_eq!(
+        s.len(),
+        r#"{"top_p":1,"model":"gpt-4o","messages":[]}"#.len()
+    );
+    let only = br#"{"apikey":"k"}"#;
+    let facts = BodyScanner::new().scan(only).unwrap();
+    let MemberLookup::Found(m) = find_member(only, "apikey") else {
+        panic!()
+    };
+    let mut s = SplicedBody::build(only.len(), &facts, Some("m"), &[]);
+    assert!(s.remove(m.span, m.only));
+    let mut out = Vec::new();
+    s.write_to(only, &mut out);
+    assert_eq!(String::from_utf8(out).unwrap(), r#"{"model":"m"}"#);
+}

@@ -2,6 +2,8 @@
 //! their nesting, checked against the entity schemas of Kong 3.14 / decK and collected in
 //! document order. Cross references are resolved in `resolve.rs`.
 
+use super::consumers::read_consumer;
+pub(crate) use super::consumers::RawConsumer;
 use super::error::Diag;
 use super::kong_schema::TIMEOUT;
 use super::schema::{
@@ -41,7 +43,7 @@ const TOP: &[F] = &[
     f("services", Ty::Custom, Use),
     f("routes", Ty::Custom, Use),
     f("plugins", Ty::Custom, Use),
-    f("consumers", ANY, Warn),
+    f("consumers", Ty::Custom, Use),
     f("consumer_groups", ANY, Warn),
     f("_transform", BOOL, Warn),
     f("_info", ANY, Warn),
@@ -234,6 +236,8 @@ pub(crate) struct RawPlugin<'a> {
     pub config: Option<&'a Value>,
     pub route: Option<Ref>,
     pub service: Option<Ref>,
+    /// The consumer the plugin applies to (`consumer:`, or nested in `consumers[i].plugins`).
+    pub consumer: Option<Ref>,
     pub shared_config: bool,
     pub enabled: bool,
 }
@@ -243,6 +247,7 @@ pub(crate) struct Doc<'a> {
     pub services: Vec<RawService>,
     pub routes: Vec<RawRoute>,
     pub plugins: Vec<RawPlugin<'a>>,
+    pub consumers: Vec<RawConsumer>,
 }
 
 /// The services, routes and plugins of `root` as the loader collects them (document order, YAML
@@ -271,14 +276,12 @@ pub(crate) fn read_doc<'a>(root: &'a Value, d: &mut Diag) -> Doc<'a> {
         Some(v) if v.as_str() == Some("3.0") || v.as_f64() == Some(3.0) => {}
         Some(_) => d.err("_format_version", "must be \"3.0\""),
     }
-    for key in ["consumers", "consumer_groups"] {
-        for (i, c) in get_seq(root, key).iter().enumerate() {
-            if !get_seq(c, "plugins").is_empty() {
-                d.err(
-                    &join(&index(key, i), "plugins"),
-                    "consumers are not supported yet by llmux",
-                );
-            }
+    for (i, c) in get_seq(root, "consumer_groups").iter().enumerate() {
+        if !get_seq(c, "plugins").is_empty() {
+            d.err(
+                &join(&index("consumer_groups", i), "plugins"),
+                "consumer groups are not supported yet by llmux",
+            );
         }
     }
     // Document order, so that equal-priority routes match in the order they were written.
@@ -296,7 +299,24 @@ pub(crate) fn read_doc<'a>(root: &'a Value, d: &mut Diag) -> Doc<'a> {
             }
             Some("plugins") => {
                 for (i, p) in nested(root, "plugins", "", d).iter().enumerate() {
-                    read_plugin(p, &index("plugins", i), None, None, &mut doc, d);
+                    read_plugin(p, &index("plugins", i), Parents::default(), &mut doc, d);
+                }
+            }
+            Some("consumers") => {
+                for (i, c) in nested(root, "consumers", "", d).iter().enumerate() {
+                    let path = index("consumers", i);
+                    let Some(consumer) = read_consumer(c, &path, d) else {
+                        continue;
+                    };
+                    let at = doc.consumers.len();
+                    doc.consumers.push(consumer);
+                    for (j, p) in nested(c, "plugins", &path, d).iter().enumerate() {
+                        let parents = Parents {
+                            consumer: Some(at),
+                            ..Parents::default()
+                        };
+                        read_plugin(p, &index(&join(&path, "plugins"), j), parents, &mut doc, d);
+                    }
                 }
             }
             _ => {}
@@ -324,14 +344,11 @@ fn read_service<'a>(s: &'a Value, path: &str, doc: &mut Doc<'a>, d: &mut Diag) {
         read_route(r, &index(&join(path, "routes"), i), Some(idx), doc, d);
     }
     for (i, p) in nested(s, "plugins", path, d).iter().enumerate() {
-        read_plugin(
-            p,
-            &index(&join(path, "plugins"), i),
-            Some(idx),
-            None,
-            doc,
-            d,
-        );
+        let parents = Parents {
+            service: Some(idx),
+            ..Parents::default()
+        };
+        read_plugin(p, &index(&join(path, "plugins"), i), parents, doc, d);
     }
 }
 
@@ -418,43 +435,40 @@ fn read_route<'a>(
         http,
     });
     for (i, p) in nested(r, "plugins", path, d).iter().enumerate() {
-        read_plugin(
-            p,
-            &index(&join(path, "plugins"), i),
-            None,
-            Some(idx),
-            doc,
-            d,
-        );
+        let parents = Parents {
+            route: Some(idx),
+            ..Parents::default()
+        };
+        read_plugin(p, &index(&join(path, "plugins"), i), parents, doc, d);
     }
 }
 
-fn read_plugin<'a>(
-    p: &'a Value,
-    path: &str,
+/// The entities a plugin is nested in (indices into the document's lists).
+#[derive(Default, Clone, Copy)]
+struct Parents {
     service: Option<usize>,
     route: Option<usize>,
-    doc: &mut Doc<'a>,
-    d: &mut Diag,
-) {
+    consumer: Option<usize>,
+}
+
+fn read_plugin<'a>(p: &'a Value, path: &str, parents: Parents, doc: &mut Doc<'a>, d: &mut Diag) {
     let name = get_str(p, "name").unwrap_or_default().to_string();
     let enabled = get_bool(p, "enabled").unwrap_or(true);
-    // Per-key warnings only for enabled AI plugins: any other plugin gets one warning as a whole,
-    // a disabled one none.
-    let is_ai = super::resolve::is_ai_plugin(&name);
-    check_record(p, PLUGIN, path, is_ai && enabled, d);
+    // Per-key warnings only for enabled plugins llmux runs: any other plugin gets one warning
+    // as a whole, a disabled one none.
+    let runs = super::resolve::is_ai_plugin(&name) || super::access::NAMES.contains(&name.as_str());
+    check_record(p, PLUGIN, path, runs && enabled, d);
     if as_mapping(p).is_none() {
         return;
     }
     if get(p, "name").is_none() {
         d.err(&join(path, "name"), "is required");
     }
-    if enabled {
-        for key in ["consumer", "consumer_group"] {
-            if get(p, key).is_some() {
-                d.err(&join(path, key), "consumers are not supported yet by llmux");
-            }
-        }
+    if enabled && get(p, "consumer_group").is_some() {
+        d.err(
+            &join(path, "consumer_group"),
+            "consumer groups are not supported yet by llmux",
+        );
     }
     let protocols = get_str_list(p, "protocols");
     let http = protocols.is_empty() || protocols.iter().any(|p| p == "http" || p == "https");
@@ -470,8 +484,9 @@ fn read_plugin<'a>(
         id: get_str(p, "id").map(str::to_string),
         instance_name: get_str(p, "instance_name").map(str::to_string),
         config: get(p, "config"),
-        route: parent_ref(p, "route", path, route),
-        service: parent_ref(p, "service", path, service),
+        route: parent_ref(p, "route", path, parents.route),
+        service: parent_ref(p, "service", path, parents.service),
+        consumer: parent_ref(p, "consumer", path, parents.consumer),
         shared_config: get(p, "_config").is_some(),
         enabled: enabled && http,
     });

@@ -8,6 +8,7 @@
 //! open-source `ai-proxy` schema: `model` and `logging` are required, `auth` and `model.options`
 //! are not; `ai-proxy-advanced`'s `balancer` is required, `embeddings` is not (docs/decisions.md).
 
+use super::access::schema as access;
 use super::schema::{f, int, num, one_of, Dflt, Sup::*, Ty, ANY, BOOL, F, STR};
 
 /// A plugin llmux knows, by Kong's name, with its `config` schema.
@@ -19,12 +20,28 @@ pub(crate) struct PluginSchema {
 /// The plugins llmux knows. A plugin of another name in a decK file loads with one warning.
 pub(crate) const PLUGINS: &[PluginSchema] = &[
     PluginSchema {
+        name: "acl",
+        config: access::ACL,
+    },
+    PluginSchema {
         name: "ai-proxy",
         config: AI_PROXY,
     },
     PluginSchema {
         name: "ai-proxy-advanced",
         config: AI_PROXY_ADVANCED,
+    },
+    PluginSchema {
+        name: "ai-rate-limiting-advanced",
+        config: access::AI_RATE_LIMITING_ADVANCED,
+    },
+    PluginSchema {
+        name: "key-auth",
+        config: access::KEY_AUTH,
+    },
+    PluginSchema {
+        name: "rate-limiting",
+        config: access::RATE_LIMITING,
     },
 ];
 

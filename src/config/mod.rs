@@ -11,7 +11,9 @@
 //! keys llmux does not act on load with one warning each. `docs/config-reference.md` lists every
 //! key and what llmux does with it.
 
+pub mod access;
 mod candidate_index;
+mod consumers;
 mod deck;
 mod env;
 mod error;
@@ -53,6 +55,7 @@ pub use types::{
 // What the Admin API's entity store (`crate::admin::entities`) shares with the loader, so it
 // finds entities, reads fields and follows references exactly as the gateway does: the decK
 // entity list (document order, YAML paths, resolved references) and the null-tolerant getters.
+pub(crate) use consumers::{generated_id, ENTITY_ID_NAMESPACE};
 pub(crate) use deck::entities;
 /// Percent-encoding for names put into upstream paths (a model chosen by a native request).
 pub(crate) use upstream_url::encode as upstream_path_escape;

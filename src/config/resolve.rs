@@ -2,6 +2,8 @@
 //! once, and give every route the plugin in scope (route > service > global, as in Kong; a plugin
 //! set on both a route and a service beats one set on the route only).
 
+use super::access::{self, build_access_plugin, ScopedPlugin};
+use super::consumers::build_consumers;
 use super::deck::{Doc, RawRoute, Ref};
 use super::env::AwsEnv;
 use super::error::Diag;
@@ -26,7 +28,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("basic-auth", AUTHENTICATES),
     ("hmac-auth", AUTHENTICATES),
     ("jwt", AUTHENTICATES),
-    ("key-auth", AUTHENTICATES),
     ("key-auth-enc", AUTHENTICATES),
     ("ldap-auth", AUTHENTICATES),
     ("ldap-auth-advanced", AUTHENTICATES),
@@ -39,7 +40,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("vault-auth", AUTHENTICATES),
     ("header-cert-auth", AUTHENTICATES),
     ("konnect-application-auth", AUTHENTICATES),
-    ("acl", REJECTS),
     ("ip-restriction", REJECTS),
     ("bot-detection", REJECTS),
     ("opa", REJECTS),
@@ -77,6 +77,17 @@ fn model_selector_is_llmuxs(config: Option<&serde_yaml_ng::Value>) -> bool {
 /// Where a plugin applies: (route, service) indices; (None, None) is global.
 type Scope = (Option<usize>, Option<usize>);
 
+/// The `@scope` suffix of an id built from a scope: `global`, `route:NAME`, `route:R+service:S`,
+/// `consumer:C`...
+fn scope_texts(parts: &[(&str, String)]) -> (String, String) {
+    if parts.is_empty() {
+        return ("global".to_string(), "global".to_string());
+    }
+    let text: Vec<String> = parts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let id: Vec<String> = parts.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    (text.join(" + "), id.join("+"))
+}
+
 pub(crate) fn resolve(doc: Doc<'_>, aws: &AwsEnv, d: &mut Diag) -> GatewayConfig {
     check_unique(
         doc.services
@@ -107,15 +118,80 @@ pub(crate) fn resolve(doc: Doc<'_>, aws: &AwsEnv, d: &mut Diag) -> GatewayConfig
     };
     let label_route = |i: usize| label(&doc.routes[i].name, &doc.routes[i].id, &doc.routes[i].path);
 
+    let label_consumer = |i: usize| {
+        let c = &doc.consumers[i];
+        label(
+            &c.username.clone().or_else(|| c.custom_id.clone()),
+            &c.id,
+            &c.path,
+        )
+    };
+    let (consumers, credentials) = build_consumers(&doc.consumers, d);
+    let find_consumer = |key: &str| {
+        (doc.consumers.iter())
+            .position(|c| c.id.as_deref() == Some(key) || c.username.as_deref() == Some(key))
+            .or_else(|| consumers.iter().position(|c| c.id == key))
+            .map(|i| i as u32)
+    };
+
     let mut plugins: HashMap<Scope, (Arc<AiProxyConfig>, String)> = HashMap::new();
     let mut seen: HashMap<Scope, String> = HashMap::new();
+    let mut access_plugins: Vec<ScopedPlugin> = Vec::new();
+    let mut access_seen: HashMap<(&str, Scope, Option<usize>), &str> = HashMap::new();
     for p in doc.plugins.iter().filter(|p| p.enabled) {
-        let (Ok(route), Ok(service)) = (
+        let (Ok(route), Ok(service), Ok(consumer)) = (
             reported(doc.route_of(&p.route), d),
             reported(doc.service_of(&p.service), d),
+            reported(doc.consumer_of(&p.consumer), d),
         ) else {
             continue;
         };
+        let parts: Vec<(&str, String)> = (route.map(|r| ("route", label_route(r))).into_iter())
+            .chain(service.map(|s| ("service", label_service(s))))
+            .chain(consumer.map(|c| ("consumer", label_consumer(c))))
+            .collect();
+        let (scope_text, scope_id) = scope_texts(&parts);
+        if access::NAMES.contains(&p.name.as_str()) {
+            if p.shared_config {
+                d.unsupported(
+                    &join(&p.path, "_config"),
+                    "`_config` (decK shared plugin configuration)",
+                );
+                continue;
+            }
+            let key = (p.name.as_str(), (route, service), consumer);
+            if let Some(other) = access_seen.get(&key) {
+                d.err(
+                    &p.path,
+                    format!(
+                        "plugin `{}` ({other}) already applies to {scope_text}: one per scope",
+                        p.name
+                    ),
+                );
+                continue;
+            }
+            access_seen.insert(key, &p.path);
+            let cx = access::BuildCx {
+                id: p
+                    .id
+                    .clone()
+                    .or_else(|| p.instance_name.clone())
+                    .unwrap_or_else(|| format!("{}@{scope_id}", p.name)),
+                find_consumer: &find_consumer,
+                consumer_scoped: consumer.is_some(),
+            };
+            let config_path = join(&p.path, "config");
+            if let Some(plugin) = build_access_plugin(&p.name, p.config, &config_path, &cx, d) {
+                access_plugins.push(ScopedPlugin {
+                    route,
+                    service,
+                    consumer,
+                    name: p.name.clone(),
+                    plugin,
+                });
+            }
+            continue;
+        }
         if p.name == AI_MODEL_SELECTOR && model_selector_is_llmuxs(p.config) {
             // Selecting by the body's `model` is what llmux does for every AI plugin.
             continue;
@@ -144,20 +220,14 @@ pub(crate) fn resolve(doc: Doc<'_>, aws: &AwsEnv, d: &mut Diag) -> GatewayConfig
             );
             continue;
         }
+        if consumer.is_some() {
+            d.err(
+                &join(&p.path, "consumer"),
+                "an AI proxy plugin scoped to a consumer is not supported yet by llmux",
+            );
+            continue;
+        }
         let scope = (route, service);
-        let parts: Vec<(&str, String)> = (route.map(|r| ("route", label_route(r))).into_iter())
-            .chain(service.map(|s| ("service", label_service(s))))
-            .collect();
-        let join_parts = |fmt: fn(&str, &str) -> String, sep: &str| {
-            let all: Vec<String> = parts.iter().map(|(k, v)| fmt(k, v)).collect();
-            if all.is_empty() {
-                "global".to_string()
-            } else {
-                all.join(sep)
-            }
-        };
-        let scope_text = join_parts(|k, v| format!("{k} {v}"), " + ");
-        let scope_id = join_parts(|k, v| format!("{k}:{v}"), "+");
         if let Some(other) = seen.get(&scope) {
             d.err(&p.path, format!("an AI proxy plugin ({other}) already applies to {scope_text}: only one ai-proxy or ai-proxy-advanced per scope"));
             continue;
@@ -183,6 +253,7 @@ pub(crate) fn resolve(doc: Doc<'_>, aws: &AwsEnv, d: &mut Diag) -> GatewayConfig
     }
 
     let mut routes = Vec::new();
+    let mut route_scopes = Vec::new();
     for (ri, r) in doc.routes.iter().enumerate() {
         let service = route_services[ri];
         if !r.http || service.is_some_and(|s| !doc.services[s].enabled) {
@@ -198,8 +269,20 @@ pub(crate) fn resolve(doc: Doc<'_>, aws: &AwsEnv, d: &mut Diag) -> GatewayConfig
             .iter()
             .find_map(|scope| plugins.get(scope))
             .map(|(p, _)| Arc::clone(p));
-        if let Some(route) = compile(r, service.map(label_service), plugin, &label_route(ri), d) {
+        let providers = plugin.as_deref().map_or(0, provider_mask);
+        if let Some(mut route) = compile(r, service.map(label_service), plugin, &label_route(ri), d)
+        {
+            route.policy = routes.len();
             routes.push(route);
+            route_scopes.push(access::RouteScope {
+                route: Some(ri),
+                service,
+                service_key: service.map(|s| {
+                    let s = &doc.services[s];
+                    s.id.clone().or_else(|| s.name.clone()).unwrap_or_default()
+                }),
+                providers,
+            });
         }
     }
     for ((route, service), (_, path)) in &plugins {
@@ -226,7 +309,21 @@ pub(crate) fn resolve(doc: Doc<'_>, aws: &AwsEnv, d: &mut Diag) -> GatewayConfig
     } else {
         None
     };
-    GatewayConfig::new(routes, catch_all)
+    route_scopes.push(access::RouteScope {
+        route: None,
+        service: None,
+        service_key: None,
+        providers: catch_all.as_deref().map_or(0, provider_mask),
+    });
+    let access = access::assemble(consumers, credentials, access_plugins, &route_scopes);
+    GatewayConfig::new(routes, catch_all, access)
+}
+
+/// The providers of a plugin's targets, one bit per `Provider`.
+fn provider_mask(p: &AiProxyConfig) -> u32 {
+    p.targets
+        .iter()
+        .fold(0, |mask, t| mask | (1 << (t.provider as u32)))
 }
 
 fn compile(
@@ -274,6 +371,14 @@ impl Doc<'_> {
         lookup(r, "service", &|key| {
             (self.services.iter())
                 .position(|s| s.name.as_deref() == Some(key) || s.id.as_deref() == Some(key))
+        })
+    }
+
+    /// The consumer a reference points to (by `id` or `username`), like [`Doc::service_of`].
+    pub(crate) fn consumer_of(&self, r: &Option<Ref>) -> Result<Option<usize>, BrokenRef> {
+        lookup(r, "consumer", &|key| {
+            (self.consumers.iter())
+                .position(|c| c.id.as_deref() == Some(key) || c.username.as_deref() == Some(key))
         })
     }
 

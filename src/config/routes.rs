@@ -14,6 +14,7 @@
 //! matches as a plain string prefix (`/v1` matches `/v1x`), as in Kong. A regex is anchored at the
 //! start of the path (Kong prepends `^`).
 
+use super::access::{AccessTable, Policy};
 use super::types::AiProxyConfig;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct Route {
     pub regex_priority: i64,
     /// The AI plugin in scope for this route (route > service > global), if any.
     pub plugin: Option<Arc<AiProxyConfig>>,
+    /// This route's access policy in [`GatewayConfig::access`] (authentication, ACL, limits).
+    pub policy: usize,
     matchers: Vec<PathMatcher>,
 }
 
@@ -72,6 +75,8 @@ pub struct GatewayConfig {
     pub routes: Vec<Route>,
     /// Set when the file declares no routes at all: the global AI plugin serves every path.
     pub catch_all: Option<Arc<AiProxyConfig>>,
+    /// Consumers, keys and the access plugins in force on each route.
+    pub access: AccessTable,
     /// Every distinct AI plugin, each at its `slot`.
     plugins: Vec<Arc<AiProxyConfig>>,
     /// Highest priority first.
@@ -114,6 +119,7 @@ impl Route {
             methods,
             regex_priority,
             plugin,
+            policy: 0,
             matchers,
         })
     }
@@ -180,6 +186,7 @@ impl GatewayConfig {
     pub(crate) fn new(
         mut routes: Vec<Route>,
         mut catch_all: Option<Arc<AiProxyConfig>>,
+        access: AccessTable,
     ) -> GatewayConfig {
         let plugins = number_plugins(&mut routes, &mut catch_all);
         let mut entries: Vec<(Priority, MatchEntry)> = Vec::new();
@@ -202,8 +209,14 @@ impl GatewayConfig {
             order: entries.into_iter().map(|(_, e)| e).collect(),
             routes,
             catch_all,
+            access,
             plugins,
         }
+    }
+
+    /// The access policy for a matched route (`None`: the catch-all of a file without routes).
+    pub fn policy(&self, route: Option<&Route>) -> &Policy {
+        self.access.policy(route.map(|r| r.policy))
     }
 
     /// Every distinct AI plugin, in slot order (catch-all first, then by route).
@@ -266,6 +279,7 @@ impl GatewayConfig {
         GatewayConfig {
             routes,
             catch_all: self.catch_all.as_ref().map(copy),
+            access: self.access.clone(),
             order: self.order.clone(),
             plugins: plugins.clone(),
         }

@@ -142,11 +142,17 @@ fn seed_lowest_usage_scoped_variants() {
     ));
     assert_eq!(
         errors(&scoped("consumer: consumerName|Id")),
-        ["plugins[0].consumer: consumers are not supported yet by llmux"]
+        ["plugins[0].consumer: consumer `consumerName|Id` is not defined in this file"]
+    );
+    let with_consumer =
+        scoped("consumer: alice").replace("plugins:", "consumers:\n- username: alice\nplugins:");
+    assert_eq!(
+        errors(&with_consumer),
+        ["plugins[0].consumer: an AI proxy plugin scoped to a consumer is not supported yet by llmux"]
     );
     assert_eq!(
         errors(&scoped("consumer_group: consumerGroupName|Id")),
-        ["plugins[0].consumer_group: consumers are not supported yet by llmux"]
+        ["plugins[0].consumer_group: consumer groups are not supported yet by llmux"]
     );
 }
 
@@ -245,7 +251,7 @@ fn secrets_never_shown() {
 #[test]
 fn warnings_for_ignored_keys() {
     let yaml = format!(
-        "_info: {{select_tags: [a]}}\n{}      metadata: {{a: 1}}\n      auth: {{aws_access_key_id: x}}\n      logging: {{log_payloads: true}}\n- name: rate-limiting\n  config: {{minute: 5}}\n- name: key-auth\n  enabled: false\n",
+        "_info: {{select_tags: [a]}}\n{}      metadata: {{a: 1}}\n      auth: {{aws_access_key_id: x}}\n      logging: {{log_payloads: true}}\n- name: request-transformer\n  config: {{add: {{}}}}\n- name: key-auth\n  enabled: false\n",
         plugin(&TARGET.replace("gpt-4o}", "gpt-4o, options: {top_k: 5, bedrock: {aws_region: x}}}"))
     );
     let l = load(&yaml).unwrap();
@@ -257,7 +263,7 @@ fn warnings_for_ignored_keys() {
             "t.yaml: plugins[0].config.targets[0].model.options.top_k: has no effect for provider openai and is ignored",
             "t.yaml: plugins[0].config.targets[0].model.options.bedrock: has no effect for provider openai and is ignored",
             "t.yaml: plugins[0].config.targets[0].auth.aws_access_key_id: has no effect for provider openai and is ignored",
-            "t.yaml: plugins[1]: plugin `rate-limiting` is not implemented by llmux and is ignored",
+            "t.yaml: plugins[1]: plugin `request-transformer` is not implemented by llmux and is ignored",
         ]
     );
     assert!(l.config.catch_all.unwrap().log_payloads);
@@ -276,14 +282,14 @@ fn refused_settings() {
         ]
     );
     let e = errors(&format!(
-        "{}- name: key-auth\n  route: r\nroutes:\n- name: r\n  paths: [/]\n  hosts: [a.example]\n",
+        "{}- name: basic-auth\n  route: r\nroutes:\n- name: r\n  paths: [/]\n  hosts: [a.example]\n",
         plugin(TARGET)
     ));
     assert_eq!(
         e,
         [
             "routes[0].hosts: routing by `hosts` is not supported yet by llmux",
-            "plugins[1]: plugin `key-auth` is not supported yet by llmux: it authenticates clients, and llmux would serve requests it rejects",
+            "plugins[1]: plugin `basic-auth` is not supported yet by llmux: it authenticates clients, and llmux would serve requests it rejects",
         ]
     );
     let e = errors(&plugin(

@@ -90,5 +90,6 @@ fn shown_defaults_are_the_loaders() {
 fn plugins_by_name() {
     assert!(plugin_config("ai-proxy-advanced").is_some());
     assert!(plugin_config("ai-proxy").is_some());
-    assert!(plugin_config("rate-limiting").is_none());
+    assert!(plugin_config("rate-limiting").is_some());
+    assert!(plugin_config("rate-limiting-advanced").is_none());
 }

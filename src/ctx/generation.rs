@@ -8,6 +8,7 @@
 
 use crate::balancer::PluginBalancer;
 use crate::config::{AiProxyConfig, GatewayConfig};
+use crate::limits::LimitsState;
 use crate::stats::Merged;
 use crate::upstream::{HttpPeer, PeerOptions, Resolved};
 use std::cell::{RefCell, RefMut};
@@ -17,6 +18,10 @@ pub struct Generation {
     pub config: GatewayConfig,
     /// By plugin slot ([`AiProxyConfig::slot`]).
     plugins: Vec<PluginRuntime>,
+    /// Where each limiter of `config.access` keeps its counts in the worker's `LimitsState`:
+    /// by index in `request_limits`, then in `token_limits`.
+    request_limits: Vec<usize>,
+    token_limits: Vec<usize>,
 }
 
 /// An AI plugin, ready to serve: its config, where each target lives and how to reach it, and
@@ -46,7 +51,41 @@ impl Generation {
                 balancer: RefCell::new(PluginBalancer::new(p, None, core)),
             })
             .collect();
-        Generation { config, plugins }
+        Generation {
+            config,
+            plugins,
+            request_limits: Vec::new(),
+            token_limits: Vec::new(),
+        }
+    }
+
+    /// Finds (or makes) each limiter's counters in this worker's state, by limiter id: a
+    /// reload that keeps a limiter keeps counting where the old configuration stopped. Called
+    /// on the worker before the generation serves.
+    pub fn bind_limits(&mut self, state: &mut LimitsState, merged: Option<&Merged>) {
+        let access = &self.config.access;
+        self.request_limits = (access.request_limits.iter())
+            .map(|l| state.bind(&l.id, merged))
+            .collect();
+        self.token_limits = (access.token_limits.iter())
+            .map(|l| state.bind(&l.id, merged))
+            .collect();
+    }
+
+    /// The worker's counters for request limiter `i` of `config.access`.
+    pub fn request_limit_state(&self, i: u32) -> usize {
+        self.request_limits
+            .get(i as usize)
+            .copied()
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The worker's counters for token limiter `i` of `config.access`.
+    pub fn token_limit_state(&self, i: u32) -> usize {
+        self.token_limits
+            .get(i as usize)
+            .copied()
+            .unwrap_or(usize::MAX)
     }
 
     /// The runtime of `plugin`, which must come from this generation's config.

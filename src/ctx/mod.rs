@@ -7,11 +7,14 @@ mod generation;
 mod scratch;
 
 pub use generation::{Generation, PluginRuntime};
-pub use scratch::{IoScratch, RequestScratch, ScratchPool};
+pub use scratch::{AccessScratch, IoScratch, RequestScratch, ScratchPool, NO_ACCESS};
 
 use crate::body::BodyScanner;
+use crate::limits::LimitsState;
 use crate::settings::Settings;
 use crate::sinks::access_log::CoreLog;
+use crate::stats::consumers::ConsumerUsage;
+use crate::stats::limits::LimitExtra;
 use crate::stats::{CoreHists, CoreReport, Merged};
 use crate::upstream::Pool;
 use crate::usage::{TokenizerHandle, UsageParser};
@@ -51,6 +54,12 @@ pub struct WorkerCtx {
     pub core_hists: RefCell<CoreHists>,
     /// This worker's end of the statistics log (`logging.log_statistics`).
     pub access_log: Option<CoreLog>,
+    /// This core's rate-limit counters, by limiter id (kept across reloads).
+    pub limits: RefCell<LimitsState>,
+    /// Spend per (target, consumer) since the last merge tick.
+    pub consumer_usage: RefCell<ConsumerUsage>,
+    /// Scratch space for rate-limit counter keys when a request's tokens are spent.
+    pub limit_key: RefCell<Vec<u8>>,
 }
 
 impl WorkerCtx {
@@ -64,6 +73,9 @@ impl WorkerCtx {
         tokenizer: Option<TokenizerHandle>,
         access_log: Option<CoreLog>,
     ) -> WorkerCtx {
+        let mut generation = generation;
+        let mut limits = LimitsState::new(id);
+        generation.bind_limits(&mut limits, None);
         WorkerCtx {
             id,
             generation: RefCell::new(Rc::new(generation)),
@@ -85,6 +97,9 @@ impl WorkerCtx {
             last_merged: RefCell::new(None),
             core_hists: RefCell::new(CoreHists::default()),
             access_log,
+            limits: RefCell::new(limits),
+            consumer_usage: RefCell::new(ConsumerUsage::default()),
+            limit_key: RefCell::new(Vec::new()),
         }
     }
 
@@ -117,6 +132,11 @@ pub struct MergeLink {
     pub last_gauges: Cell<crate::stats::CoreGauges>,
     pub last_open: Cell<usize>,
     pub last_hist_ship: Cell<Instant>,
+    /// Rate-limit counts that arrive off the request path (tokens the tokenizer thread
+    /// counted) go straight to the merger on this channel.
+    pub limit_extra: Option<Sender<Vec<LimitExtra>>>,
+    /// When this core last forgot expired rate-limit windows.
+    pub last_limit_sweep: Cell<Instant>,
 }
 
 impl MergeLink {
@@ -129,6 +149,8 @@ impl MergeLink {
             last_gauges: Cell::new(crate::stats::CoreGauges::default()),
             last_open: Cell::new(0),
             last_hist_ship: Cell::new(Instant::now()),
+            limit_extra: None,
+            last_limit_sweep: Cell::new(Instant::now()),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! ([`ScratchPool::trim`], on the merge tick), so a burst of large or many requests does not
 //! pin its memory.
 
+use crate::access::{Hidden, Identity};
 use crate::body::BodyFacts;
 use crate::http1::{RequestHead, ResponseHead};
 use crate::provider::ResponseFilter;
@@ -25,6 +26,73 @@ pub struct RequestScratch {
     pub body: Rc<Vec<u8>>,
     pub facts: BodyFacts,
     pub io: IoScratch,
+    /// Made the first time a request on this scratch meets an access plugin, then kept; a
+    /// gateway without any holds none (and its held streams carry one pointer for it).
+    pub access: Option<Box<AccessScratch>>,
+}
+
+/// What access control decided for the request, and the buffers it works in.
+#[derive(Default)]
+pub struct AccessScratch {
+    pub identity: Identity,
+    pub hidden: Hidden,
+    /// The `key-auth` instance that ran (index in the access table).
+    pub key_auth: Option<u32>,
+    /// The `acl` instance that let the request through.
+    pub acl: Option<u32>,
+    /// The `ai-rate-limiting-advanced` instance the request's tokens are spent on, and the
+    /// request's identity for it (`c:<consumer id>`, `i:<ip>`...).
+    pub token_limit: Option<u32>,
+    /// Where the worker keeps that limiter's counts (`LimitsState` index).
+    pub token_state: usize,
+    pub token_identity: Vec<u8>,
+    /// Response headers the limiters add (CRLF-terminated lines).
+    pub response_headers: Vec<u8>,
+    /// A key that had to be decoded (percent-encoding, JSON escapes).
+    pub decoded: Vec<u8>,
+    /// Scratch space for counter keys.
+    pub key: Vec<u8>,
+}
+
+/// Nothing decided: what a request on a route without access plugins runs with.
+pub static NO_ACCESS: AccessScratch = AccessScratch {
+    identity: Identity {
+        consumer: None,
+        credential: None,
+    },
+    hidden: Hidden {
+        header: None,
+        query: None,
+        member: None,
+    },
+    key_auth: None,
+    acl: None,
+    token_limit: None,
+    token_state: 0,
+    token_identity: Vec::new(),
+    response_headers: Vec::new(),
+    decoded: Vec::new(),
+    key: Vec::new(),
+};
+
+impl AccessScratch {
+    /// Forgets the previous request's decisions; buffers keep their capacity.
+    pub fn reset(&mut self) {
+        self.identity = Identity::default();
+        self.hidden = Hidden::default();
+        self.key_auth = None;
+        self.acl = None;
+        self.token_limit = None;
+        for buf in [
+            &mut self.token_identity,
+            &mut self.response_headers,
+            &mut self.decoded,
+            &mut self.key,
+        ] {
+            buf.clear();
+            buf.shrink_to(KEEP_BYTES);
+        }
+    }
 }
 
 /// The parts of the scratch an attempt and the relay use while the request's head, body and
@@ -58,6 +126,9 @@ impl RequestScratch {
         if let Some(body) = Rc::get_mut(&mut self.body) {
             body.clear();
             body.shrink_to(KEEP_BYTES);
+        }
+        if let Some(access) = &mut self.access {
+            access.reset();
         }
         let io = &mut self.io;
         if let Some(upstream) = &mut io.upstream {

@@ -43,6 +43,25 @@ impl UsageKeys {
     }
 }
 
+/// The two keys of one window of one rate limiter's fleet counts (see `limits.lua`), under the
+/// limiter's own hash tag.
+pub struct LimitKeys {
+    /// Hash: `<node>\t<identity>` → that node's count.
+    pub nodes: String,
+    /// Hash: identity → the sum over `nodes`.
+    pub sum: String,
+}
+
+impl LimitKeys {
+    pub fn for_window(limiter: &str, seconds: u64, start: u64) -> LimitKeys {
+        let tag = plugin_tag(limiter);
+        LimitKeys {
+            nodes: format!("{tag}:limit:{seconds}:{start}:nodes"),
+            sum: format!("{tag}:limit:{seconds}:{start}:sum"),
+        }
+    }
+}
+
 /// Hash holding the fleet's configuration: `version`, `yaml`, `node` (who wrote it).
 pub const CONFIG: &str = "{llmux:config}:state";
 /// Pub/sub channel a configuration change is announced on (the message is the new version).
@@ -113,6 +132,12 @@ mod tests {
             assert!(k.nodes.starts_with("{llmux:"), "{}", k.nodes);
         }
         assert_eq!(cluster_slot(CONFIG), cluster_slot(CONFIG_CHANNEL));
+        let l = LimitKeys::for_window("rate-limiting@global", 60, 1_700_000_040);
+        assert_eq!(cluster_slot(&l.nodes), cluster_slot(&l.sum));
+        assert_eq!(
+            l.sum,
+            "{llmux:rate-limiting@global}:limit:60:1700000040:sum"
+        );
         // Different plugins spread over the cluster rather than all landing on one shard.
         let slots: std::collections::HashSet<u16> = (0..50)
             .map(|i| cluster_slot(&UsageKeys::for_plugin(&format!("plugin-{i}")).sum))

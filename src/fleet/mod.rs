@@ -12,11 +12,14 @@
 //! - [`link`]: one blocking connection with timeouts, backoff and once-per-change logging.
 //! - [`sync`]: the sync thread and the [`sync::Family`] seam for kinds of shared counters.
 //! - [`usage`]: the usage family (`usage.lua`).
+//! - [`limits`]: the rate-limit family (`limits.lua`): `policy: redis` / `strategy: redis`
+//!   counters, fleet-wide.
 //! - [`state`]: the configuration store and its watcher thread (`state.lua`).
 //!
 //! docs/fleet.md describes keys, TTLs and failure behaviour for operators.
 
 pub mod keys;
+pub mod limits;
 pub mod link;
 pub mod state;
 pub mod sync;
@@ -65,6 +68,7 @@ pub fn sync_timeout(interval: Duration) -> Duration {
 /// The running usage sync.
 pub struct Fleet {
     known: Arc<Mutex<Arc<Known>>>,
+    known_limits: Arc<Mutex<Arc<limits::KnownLimits>>>,
     stop: Sender<()>,
     thread: Option<JoinHandle<()>>,
 }
@@ -78,8 +82,16 @@ impl Fleet {
         config: &GatewayConfig,
         registry: SharedRegistry,
         merger: Sender<Arc<RemoteTotals>>,
+        limits_merger: Sender<Vec<crate::stats::limits::RemoteWindow>>,
     ) -> Result<Fleet, String> {
         let known = Arc::new(Mutex::new(Arc::new(Known::of(config))));
+        let known_limits = Arc::new(Mutex::new(Arc::new(limits::KnownLimits::of(config))));
+        let limits_family = limits::LimitsFamily::new(
+            node.clone(),
+            registry.clone(),
+            known_limits.clone(),
+            limits_merger,
+        );
         let lease_ms = lease(interval).as_millis() as u64;
         let family = usage::UsageFamily::new(
             node.clone(),
@@ -99,7 +111,7 @@ impl Fleet {
         }
         let syncer = sync::Syncer {
             link: link::Link::new("fleet usage sync", redis.clone(), sync_timeout(interval))?,
-            families: vec![Box::new(family)],
+            families: vec![Box::new(family), Box::new(limits_family)],
             interval,
             registry,
             report,
@@ -115,6 +127,7 @@ impl Fleet {
         );
         Ok(Fleet {
             known,
+            known_limits,
             stop,
             thread: Some(thread),
         })
@@ -126,6 +139,11 @@ impl Fleet {
         match self.known.lock() {
             Ok(mut k) => *k = known,
             Err(e) => *e.into_inner() = known,
+        }
+        let limits = Arc::new(limits::KnownLimits::of(config));
+        match self.known_limits.lock() {
+            Ok(mut k) => *k = limits,
+            Err(e) => *e.into_inner() = limits,
         }
     }
 

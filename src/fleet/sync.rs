@@ -2,10 +2,10 @@
 //! family's commands and hands each family its replies. One round trip per interval whatever
 //! the request rate, on a thread no worker ever waits for.
 //!
-//! A family is one kind of shared state kept in Redis: today fleet usage ([`super::usage`]).
-//! Another kind of shared counter (rate-limit windows per consumer, say) is another
-//! [`Family`]: it stages its script calls into the same pipeline under its plugin's hash tag
-//! and reads its replies back, with no new connection, thread or round trip.
+//! A family is one kind of shared state kept in Redis: fleet usage ([`super::usage`]) and
+//! fleet-wide rate-limit windows ([`super::limits`]). Each stages its script calls into the
+//! same pipeline under its plugin's hash tag and reads its replies back, with no new
+//! connection, thread or round trip.
 
 use super::link::{Health, Link};
 use crate::stats::{FleetReport, SharedRegistry};

@@ -245,7 +245,7 @@ fn parse_tally(text: &str) -> Option<Tally> {
 }
 
 /// A flat `[field, value, field, value...]` reply (HGETALL's) as string pairs.
-fn pairs(reply: redis::Value) -> Result<Vec<(String, String)>, String> {
+pub(super) fn pairs(reply: redis::Value) -> Result<Vec<(String, String)>, String> {
     let items = match reply {
         redis::Value::Array(items) => items,
         redis::Value::Map(map) => map.into_iter().flat_map(|(k, v)| [k, v]).collect(),

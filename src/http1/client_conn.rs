@@ -82,6 +82,11 @@ impl ClientConn {
     }
 
     /// The client's IP address as text (empty when the socket could not tell).
+    /// The client's address, when the socket reported one.
+    pub fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        self.peer.map(|a| a.ip())
+    }
+
     pub fn peer_ip(&self) -> String {
         self.peer.map(|a| a.ip().to_string()).unwrap_or_default()
     }

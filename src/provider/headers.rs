@@ -4,22 +4,24 @@
 use super::Call;
 use crate::http1::headers::{has_token, is_hop_by_hop, push};
 use crate::http1::Decimal;
-use crate::http1::RequestHead;
 
 /// Starts the upstream head: `method path HTTP/1.1`, the upstream's `Host`, then the client's
-/// headers except those `drop` names.
+/// headers except those `drop` names, then the headers access control adds.
 ///
 /// Always dropped: hop-by-hop headers (and any the client's `Connection` lists), `Host`,
-/// `Expect` (llmux answered it) and `Accept-Encoding` (llmux must read the provider's usage, so
-/// the provider answers uncompressed). `Content-Length` is hop-by-hop here too: the caller
-/// writes the new one.
+/// `Expect` (llmux answered it), `Accept-Encoding` (llmux must read the provider's usage, so
+/// the provider answers uncompressed), and what access control says (the header that carried
+/// the consumer's key, client-sent `X-Consumer-*`). `Content-Length` is hop-by-hop here too:
+/// the caller writes the new one. Every provider's head starts here, so none can forward a
+/// consumer's key.
 pub(super) fn start_head(
     out: &mut Vec<u8>,
-    client: &RequestHead,
+    call: &Call<'_>,
     path_and_query: &str,
     host: &str,
     drop: impl Fn(&[u8]) -> bool,
 ) {
+    let client = call.head;
     out.clear();
     out.extend_from_slice(client.method().as_bytes());
     out.push(b' ');
@@ -34,11 +36,15 @@ pub(super) fn start_head(
             || name.eq_ignore_ascii_case(b"expect")
             || name.eq_ignore_ascii_case(b"accept-encoding")
             || has_token(connection_listed, name)
+            || call.access.drops(name)
             || drop(name)
         {
             continue;
         }
         push(out, name, client.header_value(h));
+    }
+    for line in call.access.lines {
+        out.extend_from_slice(line);
     }
 }
 
@@ -66,16 +72,18 @@ pub(super) fn head_with_auth(
 ) {
     let (client, target) = (call.head, call.target);
     let auth_name = target.auth.header.as_ref().map(|(n, _)| n.as_bytes());
+    // A header that carried the consumer's key to llmux is not the client's provider key.
     let client_has_auth = auth_name.is_some_and(|n| {
-        client
-            .headers
-            .iter()
-            .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
+        !call.access.drops(n)
+            && client
+                .headers
+                .iter()
+                .any(|h| client.header_name(h).eq_ignore_ascii_case(n))
     });
     let keep_client_auth = client_has_auth && target.auth.allow_override;
     start_head(
         out,
-        client,
+        call,
         path_and_query,
         &target.upstream.host_header,
         |name| {

@@ -58,8 +58,47 @@ pub(crate) struct Call<'a> {
     pub facts: &'a BodyFacts,
     /// `response_streaming: always` turned streaming on for a request that did not ask.
     pub force_stream: bool,
+    /// What access control changes in the upstream request.
+    pub access: AccessEdits<'a>,
     /// Native Gemini and Bedrock requests name their model and method in the path.
     pub path_model: Option<&'a PathModel>,
+}
+
+/// What authentication and ACLs change in the upstream request: the consumer's key never
+/// reaches the provider, and the provider learns who called (Kong's `X-Consumer-*` headers).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AccessEdits<'a> {
+    /// The client header the consumer's key came in: not forwarded.
+    pub hide_header: Option<&'a str>,
+    /// The query parameter the consumer's key came in (the client's query never reaches a
+    /// provider, but `allow_override` could otherwise forward this one's value).
+    pub hide_query: Option<&'a str>,
+    /// `key-auth` ran: the client's own `X-Consumer-*`, `X-Credential-Identifier` and
+    /// `X-Anonymous-Consumer` headers are dropped (llmux sets them).
+    pub identity: bool,
+    /// `acl` ran: the client's own `X-Consumer-Groups` is dropped.
+    pub groups: bool,
+    /// Header lines llmux adds, each CRLF-terminated (empty ones are skipped).
+    pub lines: [&'a [u8]; 4],
+    /// The body member the key came in (`span`, `only member`): cut out.
+    pub cut: Option<(std::ops::Range<usize>, bool)>,
+}
+
+impl AccessEdits<'_> {
+    /// Whether the client's header `name` must not be forwarded.
+    pub fn drops(&self, name: &[u8]) -> bool {
+        const IDENTITY: [&[u8]; 5] = [
+            b"x-consumer-id",
+            b"x-consumer-custom-id",
+            b"x-consumer-username",
+            b"x-credential-identifier",
+            b"x-anonymous-consumer",
+        ];
+        self.hide_header
+            .is_some_and(|h| h.as_bytes().eq_ignore_ascii_case(name))
+            || (self.identity && IDENTITY.iter().any(|i| i.eq_ignore_ascii_case(name)))
+            || (self.groups && name.eq_ignore_ascii_case(b"x-consumer-groups"))
+    }
 }
 
 /// One attempt's upstream request, and what the response side must know about it.

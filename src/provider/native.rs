@@ -122,6 +122,9 @@ impl Provider for Native {
         };
         let spliced = request.spliced_mut();
         spliced.reset(call.body.len(), facts, splice_model, &[]);
+        if let Some((span, only)) = &call.access.cut {
+            spliced.remove(span.clone(), *only);
+        }
         if call.force_stream && !in_path {
             spliced.force_stream(facts);
         }

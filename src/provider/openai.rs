@@ -31,6 +31,9 @@ impl Provider for OpenAiCompatible {
                 spliced.replace(range, literal.as_bytes());
             }
         }
+        if let Some((span, only)) = &call.access.cut {
+            spliced.remove(span.clone(), *only);
+        }
         if call.force_stream {
             spliced.force_stream(facts);
         }
@@ -89,7 +92,11 @@ impl<'a> BodyParam<'a> {
         let Some((name, literal)) = &call.target.auth.body_param else {
             return BodyParam::Keep;
         };
-        let found = member_values(call.body, call.facts, name);
+        let mut found = member_values(call.body, call.facts, name);
+        // A member cut out for access control (the consumer's key) is not the client's value.
+        if let Some((cut, _)) = &call.access.cut {
+            found.retain(|r| r.start >= cut.end || r.end <= cut.start);
+        }
         if found.is_empty() {
             BodyParam::Insert(name, literal)
         } else if call.target.auth.allow_override {
@@ -141,7 +148,8 @@ fn upstream_head(call: &Call<'_>, content_length: usize, out: &mut Vec<u8>) {
 fn query_override(call: &Call<'_>) -> Option<String> {
     let target = call.target;
     let name = target.auth.query_param_name.as_deref()?;
-    if !target.auth.allow_override {
+    // A parameter that carried the consumer's key to llmux is not the client's provider key.
+    if !target.auth.allow_override || call.access.hide_query == Some(name) {
         return None;
     }
     let pair = |q: &str| -> Option<(usize, usize)> {

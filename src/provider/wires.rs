@@ -297,7 +297,7 @@ pub(super) fn signed_head_with(
         message: format!("signing the Bedrock request: {e}"),
     })?;
     let mut out = Vec::new();
-    start_head(&mut out, call.head, path, host, |name| {
+    start_head(&mut out, call, path, host, |name| {
         is_foreign(name) || drop(name)
     });
     push(&mut out, b"Content-Type", JSON.as_bytes());

@@ -6,10 +6,11 @@
 //! connection's buffer, so pipelined requests are served in order.
 
 use super::error::ErrorResponse;
-use super::request::ProxyRequest;
+use super::gate;
+use super::request::{Admission, ProxyRequest};
 use super::Next;
 use crate::config::RouteMatch;
-use crate::ctx::{RequestScratch, WorkerCtx};
+use crate::ctx::{RequestScratch, WorkerCtx, NO_ACCESS};
 use crate::http1::{BodyError, ClientConn, Framing, HeadReadError};
 use std::rc::Rc;
 use std::time::Instant;
@@ -101,14 +102,17 @@ async fn serve_one(
         body,
         facts,
         io,
+        access,
     } = scratch;
     // The generation this request started with; a reload swaps the worker's, not this one.
     let generation = ctx.generation.borrow().clone();
-    let (plugin, limit, miss) = match generation.config.match_route(head.method(), head.path()) {
-        RouteMatch::Plugin { plugin, .. } => (
+    let config = &generation.config;
+    let (plugin, limit, miss, policy) = match config.match_route(head.method(), head.path()) {
+        RouteMatch::Plugin { plugin, route } => (
             generation.plugin(plugin),
             plugin.max_request_body_size,
             None,
+            Some(config.policy(route)),
         ),
         RouteMatch::NoPlugin { route } => (
             None,
@@ -120,8 +124,14 @@ async fn serve_one(
                     route.name
                 ),
             )),
+            Some(config.policy(Some(route))),
         ),
-        RouteMatch::NoRoute => (None, DEFAULT_BODY_LIMIT, Some(ErrorResponse::no_route())),
+        RouteMatch::NoRoute => (
+            None,
+            DEFAULT_BODY_LIMIT,
+            Some(ErrorResponse::no_route()),
+            None,
+        ),
     };
     if let Framing::Length(n) = head.framing {
         if n > limit as u64 {
@@ -129,6 +139,16 @@ async fn serve_one(
             return reply(client, ErrorResponse::too_large(limit).closing(), false).await;
         }
     }
+    // Who may call: decided on the head, before a body is invited or read.
+    let policy = policy.filter(|p| !p.is_empty());
+    let pending = match policy.map(|p| {
+        let access = access.get_or_insert_with(Box::default);
+        gate::before_body(&config.access, p, head, access)
+    }) {
+        Some(Ok(pending)) => Some(pending),
+        Some(Err(resp)) => return reply(client, resp, head.keep_alive && head.version == 1).await,
+        None => None,
+    };
     if head.expect_continue
         && client
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec())
@@ -155,6 +175,18 @@ async fn serve_one(
         }
         Err(BodyError::Closed) => return Next::Close,
     };
+    if let (Some(policy), Some(pending)) = (policy, pending) {
+        let arrived = gate::Arrived {
+            head,
+            body,
+            client_ip: client.peer_addr(),
+        };
+        let access = access.get_or_insert_with(Box::default);
+        let admitted = gate::after_body(ctx, &generation, policy, &arrived, pending, access);
+        if let Err(resp) = admitted {
+            return reply(client, resp, head.keep_alive && head.version == 1).await;
+        }
+    }
     if let Some(resp) = miss {
         return reply(client, resp, head.keep_alive && head.version == 1).await;
     }
@@ -165,7 +197,11 @@ async fn serve_one(
         let resp = ErrorResponse::new(500, "internal error: the matched plugin is not loaded");
         return reply(client, resp, false).await;
     };
-    let outcome = match ProxyRequest::new(ctx, plugin, head, body, facts, received) {
+    let admission = Admission {
+        decided: access.as_deref().unwrap_or(&NO_ACCESS),
+        table: &config.access,
+    };
+    let outcome = match ProxyRequest::new(ctx, plugin, head, body, facts, received, admission) {
         Ok(mut req) => super::proxy(&mut req, io, client).await,
         Err(resp) => Err(resp),
     };

@@ -15,6 +15,11 @@ pub(crate) struct ErrorResponse {
     pub message: String,
     /// Close the client connection after answering (framing errors, unread bodies).
     pub close: bool,
+    /// Kong's gateway-wide shape, `{"message":"..."}` (what `kong.response.error` writes for
+    /// authentication, ACL and rate-limit refusals), instead of the AI plugins' `error` object.
+    pub kong: bool,
+    /// Extra header lines (CRLF-terminated): `WWW-Authenticate`, rate-limit headers.
+    pub headers: Vec<u8>,
 }
 
 impl ErrorResponse {
@@ -23,6 +28,17 @@ impl ErrorResponse {
             status,
             message: message.into(),
             close: false,
+            kong: false,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A refusal in Kong's `{"message":"..."}` shape, with extra header lines.
+    pub fn kong(status: u16, message: impl Into<String>, headers: &[u8]) -> Self {
+        ErrorResponse {
+            kong: true,
+            headers: headers.to_vec(),
+            ..Self::new(status, message)
         }
     }
 
@@ -61,14 +77,26 @@ impl ErrorResponse {
     /// The whole HTTP/1.1 response.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(self.message.len() + 64);
-        body.extend_from_slice(b"{\"error\":{\"message\":");
-        push_quoted(&self.message, &mut body);
-        body.extend_from_slice(b"}}");
-        let mut out = Vec::with_capacity(body.len() + 160);
+        if self.kong {
+            body.extend_from_slice(b"{\"message\":");
+            push_quoted(&self.message, &mut body);
+            body.push(b'}');
+        } else {
+            body.extend_from_slice(b"{\"error\":{\"message\":");
+            push_quoted(&self.message, &mut body);
+            body.extend_from_slice(b"}}");
+        }
+        let mut out = Vec::with_capacity(body.len() + 160 + self.headers.len());
         out.extend_from_slice(
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
         );
-        push(&mut out, b"Content-Type", b"application/json");
+        let content_type: &[u8] = if self.kong {
+            b"application/json; charset=utf-8"
+        } else {
+            b"application/json"
+        };
+        push(&mut out, b"Content-Type", content_type);
+        out.extend_from_slice(&self.headers);
         push(
             &mut out,
             b"Content-Length",
@@ -97,5 +125,22 @@ mod tests {
         let body = s.split("\r\n\r\n").nth(1).unwrap();
         assert_eq!(body, r#"{"error":{"message":"bad \"model\"\n"}}"#);
         assert!(s.contains(&format!("Content-Length: {}\r\n", body.len())));
+    }
+
+    #[test]
+    fn kong_shape_with_headers() {
+        let r = ErrorResponse::kong(
+            401,
+            "No API key found in request",
+            b"WWW-Authenticate: Key\r\n",
+        );
+        let s = String::from_utf8(r.to_bytes()).unwrap();
+        assert!(s.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{s}");
+        assert!(s.contains("Content-Type: application/json; charset=utf-8\r\n"));
+        assert!(s.contains("WWW-Authenticate: Key\r\n"));
+        assert!(
+            s.ends_with("\r\n\r\n{\"message\":\"No API key found in request\"}"),
+            "{s}"
+        );
     }
 }

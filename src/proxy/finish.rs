@@ -7,11 +7,14 @@ use super::request::ProxyRequest;
 use super::Next;
 use crate::config::TargetConfig;
 use crate::http1::ClientConn;
+use crate::limits::{self, Applied, Now};
 use crate::provider::ResponseFilter;
-use crate::sinks::access_log::{Counts, Entry, PendingLine, Tried};
+use crate::sinks::access_log::{Counts, Entry, LoggedConsumer, PendingLine, Tried};
+use crate::stats::limits::LimitExtra;
 use crate::stats::{micros, LatencySample, Tally};
 use crate::usage::{CountJob, Usage};
 use crossbeam::channel::Sender;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Books how relaying target `t`'s answer ended. `listed`: the answer's status was in
@@ -34,6 +37,7 @@ pub(super) fn finish(
                 .log_statistics
                 .then(|| statistics_line(req, t, status, filter, e2e, client));
             let mut line = line.flatten();
+            book_access(req, target, &tally);
             if !listed {
                 let mut balancer = req.plugin.balancer();
                 balancer.succeeded(t, tally, Some(latency_sample(&tally, e2e)));
@@ -64,6 +68,70 @@ pub(super) fn finish(
             Next::Close
         }
     }
+}
+
+/// What access control keeps of a relayed request: the consumer's spend (for `/metrics`), and
+/// the tokens a token budget was checked for.
+fn book_access(req: &ProxyRequest<'_>, target: &TargetConfig, tally: &Tally) {
+    let (access, table) = (req.access, req.table);
+    let consumer = access.identity.consumer;
+    if let Some(c) = consumer.and_then(|c| Some((c, table.consumer(c)?))) {
+        let (index, consumer) = c;
+        req.ctx
+            .consumer_usage
+            .borrow_mut()
+            .record(&target.key, index, &consumer.label, tally);
+    }
+    let Some(conf) = access
+        .token_limit
+        .and_then(|t| table.token_limits.get(t as usize))
+    else {
+        return;
+    };
+    let applied = Applied {
+        conf,
+        at: access.token_state,
+        identity: &access.token_identity,
+        now: Now::read(),
+    };
+    let mut key = req.ctx.limit_key.borrow_mut();
+    let mut state = req.ctx.limits.borrow_mut();
+    limits::spend_tokens(&mut state, &applied, target.provider, tally, &mut key);
+}
+
+/// When the tokenizer thread counts a request's tokens later, the token budget it was checked
+/// for gets them too: the windows are fixed now, the amount sent to the merger once known.
+fn deferred_limits(
+    req: &ProxyRequest<'_>,
+    target: &TargetConfig,
+    (input_cost, output_cost): (f64, f64),
+) -> Option<Box<dyn FnOnce(Option<Usage>) + Send>> {
+    let access = req.access;
+    let conf = access
+        .token_limit
+        .and_then(|t| req.table.token_limits.get(t as usize))?;
+    let tx = req.ctx.merge.limit_extra.clone()?;
+    let counters =
+        limits::token_counters(conf, target.provider, &access.token_identity, Now::read());
+    if counters.is_empty() {
+        return None;
+    }
+    let limiter: Arc<str> = Arc::from(conf.id.as_str());
+    let count = conf.count;
+    Some(Box::new(move |usage| {
+        let Some(u) = usage else { return };
+        let amount = limits::tokens(count, &Tally::from_usage(&u, input_cost, output_cost));
+        let extra = counters
+            .into_iter()
+            .map(|(identity, window)| LimitExtra {
+                limiter: limiter.clone(),
+                identity,
+                window,
+                amount,
+            })
+            .collect();
+        let _ = tx.try_send(extra);
+    }))
 }
 
 /// The request's tokens and cost (zero tokens when the provider reported none: the tokenizer
@@ -113,10 +181,18 @@ fn count_later(
         target.input_cost.unwrap_or(0.0),
         target.output_cost.unwrap_or(0.0),
     );
-    let then = match (line, &req.ctx.access_log) {
+    let log = match (line, &req.ctx.access_log) {
         (Some(line), Some(log)) => Some(deferred_write(line, log.sender(), costs)),
         _ => None,
     };
+    let then: Option<Box<dyn FnOnce(Option<Usage>) + Send>> =
+        match (log, deferred_limits(req, target, costs)) {
+            (Some(a), Some(b)) => Some(Box::new(move |u: Option<Usage>| {
+                b(u);
+                a(u);
+            })),
+            (a, b) => a.or(b),
+        };
     let job = CountJob {
         key: target.key.clone(),
         costs,
@@ -129,6 +205,12 @@ fn count_later(
         prompt_text: prompt.text,
         prompt_overhead: prompt.overhead,
         completion_text,
+        consumer: req
+            .access
+            .identity
+            .consumer
+            .and_then(|c| req.table.consumer(c))
+            .map(|c| Arc::from(c.label.as_str())),
         then,
     };
     // A full queue hands the job back: counting must never slow a worker down, so the line
@@ -173,6 +255,21 @@ pub(super) struct ClientSide<'a> {
     pub conn: &'a ClientConn,
     /// The connection's byte count before this response.
     pub written_before: u64,
+}
+
+/// Who called, for the statistics log.
+fn logged_consumer<'a>(req: &ProxyRequest<'a>) -> Option<LoggedConsumer<'a>> {
+    let identity = req.access.identity;
+    let c = req.table.consumer(identity.consumer?)?;
+    Some(LoggedConsumer {
+        id: &c.id,
+        username: c.username.as_deref(),
+        custom_id: c.custom_id.as_deref(),
+        credential: identity
+            .credential
+            .and_then(|k| req.table.credential(k))
+            .map(|k| k.id.as_str()),
+    })
 }
 
 /// The request's statistics line, rendered up to its counts (`None` without a log).
@@ -230,6 +327,7 @@ fn statistics_line(
         proxy_overhead_ms: req.timings.overhead().as_secs_f64() * 1000.0,
         tried,
         payloads: response.as_ref().map(|r| (req.body.as_slice(), r.as_ref())),
+        consumer: logged_consumer(req),
     };
     Some(entry.render())
 }

@@ -2,6 +2,8 @@
 //!
 //! Read it in this order:
 //! - [`connection`]: the keep-alive loop; routes a request, reads its body.
+//! - [`gate`]: the route's access plugins (key-auth, acl, rate limits) before anything goes
+//!   upstream.
 //! - [`request`]: the per-request state ([`ProxyRequest`](request::ProxyRequest)): body facts,
 //!   candidates, targets tried, timings.
 //! - [`proxy`] (below): the retry loop, which only asks "another target, or stop?".
@@ -17,6 +19,7 @@ mod candidates;
 mod connection;
 mod error;
 mod finish;
+mod gate;
 mod relay;
 mod request;
 

@@ -67,6 +67,7 @@ pub(super) async fn respond(
         model,
         upstream_latency_ms: req.timings.upstream().as_millis(),
         proxy_latency_ms: req.timings.overhead().as_millis(),
+        limits: &req.access.response_headers,
     };
     ensure_spare(out);
     client_head(out, up_head, framing, keep_alive, req.head.version, &added);
@@ -128,6 +129,8 @@ struct AddedHeaders<'a> {
     model: Option<(&'a str, &'a str)>,
     upstream_latency_ms: u128,
     proxy_latency_ms: u128,
+    /// The rate limiters' header lines (`X-RateLimit-*`, `X-AI-RateLimit-*`), CRLF-ended.
+    limits: &'a [u8],
 }
 
 /// Writes the client's response head into `out` (emptied first): the provider's status and
@@ -186,6 +189,7 @@ fn client_head(
         b"X-Kong-Proxy-Latency",
         ms(added.proxy_latency_ms).as_bytes(),
     );
+    out.extend_from_slice(added.limits);
     if !keep_alive {
         push(out, b"Connection", b"close");
     } else if client_minor == 0 {

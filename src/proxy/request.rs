@@ -4,12 +4,20 @@
 use super::candidates::candidates;
 use super::error::ErrorResponse;
 use crate::body::{BodyFacts, ScanError};
+use crate::config::access::AccessTable;
 use crate::config::{AiProxyConfig, LlmFormat, ResponseStreaming, RouteType, TargetConfig};
-use crate::ctx::{PluginRuntime, WorkerCtx};
+use crate::ctx::{AccessScratch, PluginRuntime, WorkerCtx};
 use crate::http1::RequestHead;
-use crate::provider::{path_model, Call, PathModel};
+use crate::provider::{path_model, AccessEdits, Call, PathModel};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// What access control decided for a request, and the table its decisions index into.
+#[derive(Clone, Copy)]
+pub(super) struct Admission<'a> {
+    pub decided: &'a AccessScratch,
+    pub table: &'a AccessTable,
+}
 
 /// The request's own data; its buffers belong to the worker's per-request scratch.
 pub(super) struct ProxyRequest<'a> {
@@ -29,6 +37,10 @@ pub(super) struct ProxyRequest<'a> {
     /// Targets picked so far, in order (retries go elsewhere; the statistics log lists them).
     pub tried: Tried,
     pub timings: Timings,
+    /// What access control decided (identity, hidden key, limits in force).
+    pub access: &'a AccessScratch,
+    /// The configuration's consumers and access plugins.
+    pub table: &'a AccessTable,
 }
 
 /// Targets tried, in order: inline for the first few (more attempts are rare), so the list
@@ -115,6 +127,7 @@ impl<'a> ProxyRequest<'a> {
         body: &'a Rc<Vec<u8>>,
         facts: &'a mut BodyFacts,
         received: Instant,
+        admission: Admission<'a>,
     ) -> Result<ProxyRequest<'a>, ErrorResponse> {
         ctx.scanner
             .borrow_mut()
@@ -159,7 +172,50 @@ impl<'a> ProxyRequest<'a> {
                 sent: received,
                 answered: received,
             },
+            access: admission.decided,
+            table: admission.table,
         })
+    }
+
+    /// How access control changes the upstream request: the consumer's key never reaches the
+    /// provider, and the provider learns the consumer (Kong's headers). Borrowed from the
+    /// configuration; nothing is built per request.
+    fn access_edits(&self) -> AccessEdits<'a> {
+        let (access, table) = (self.access, self.table);
+        let key_auth = access
+            .key_auth
+            .and_then(|k| table.key_auths.get(k as usize));
+        let name = |i: Option<usize>| {
+            i.and_then(|i| key_auth.and_then(|k| k.key_names.get(i)))
+                .map(String::as_str)
+        };
+        let identity = access.identity;
+        let consumer = identity.consumer.and_then(|c| table.consumer(c));
+        let credential = identity.credential.and_then(|c| table.credential(c));
+        let groups = access
+            .acl
+            .and_then(|a| table.acls.get(a as usize))
+            .filter(|a| !a.hide_groups_header)
+            .and(consumer)
+            .map_or(&[][..], |c| c.groups_header.as_slice());
+        const ANONYMOUS: &[u8] = b"X-Anonymous-Consumer: true\r\n";
+        AccessEdits {
+            hide_header: name(access.hidden.header),
+            hide_query: name(access.hidden.query),
+            identity: key_auth.is_some(),
+            groups: access.acl.is_some(),
+            lines: [
+                consumer.map_or(&[][..], |c| c.upstream_headers.as_slice()),
+                credential.map_or(&[][..], |c| c.upstream_header.as_slice()),
+                groups,
+                if identity.anonymous() { ANONYMOUS } else { &[] },
+            ],
+            cut: access
+                .hidden
+                .member
+                .as_ref()
+                .map(|m| (m.span.clone(), m.only)),
+        }
     }
 
     pub fn config(&self) -> &'a AiProxyConfig {
@@ -190,6 +246,7 @@ impl<'a> ProxyRequest<'a> {
             body: self.body,
             facts: self.facts,
             force_stream: self.force_stream,
+            access: self.access_edits(),
             path_model: self.path_model.as_ref(),
         }
     }

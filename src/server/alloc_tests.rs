@@ -23,10 +23,35 @@ const CHAT: &str = r#"{"model":"fast","messages":[{"role":"user","content":"What
 const STREAM: &str =
     r#"{"model":"fast","stream":true,"messages":[{"role":"user","content":"What is 1+1?"}]}"#;
 
+/// Consumers and the four access plugins, for the secured variant of the allocation test.
+const SECURED: &str = r#"consumers:
+  - username: alice
+    keyauth_credentials: [{key: alice-key}]
+    acls: [{group: gold}]
+  - username: bob
+    keyauth_credentials: [{key: bob-key}]
+plugins:
+  - name: key-auth
+    config: {key_names: [authorization]}
+  - name: acl
+    config: {allow: [gold]}
+  - name: rate-limiting
+    config: {second: 1000000, minute: 100000000}
+  - name: ai-rate-limiting-advanced
+    config:
+      llm_providers: [{name: openai, limit: [1000000000], window_size: [60]}]
+"#;
+
 fn gateway_ctx(mock: SocketAddr) -> Rc<WorkerCtx> {
+    gateway_ctx_with(mock, "plugins:")
+}
+
+/// The test gateway; `plugins` starts the document's `plugins:` list (and may put other
+/// top-level keys before it).
+fn gateway_ctx_with(mock: SocketAddr, plugins: &str) -> Rc<WorkerCtx> {
     let yaml = format!(
         r#"_format_version: "3.0"
-plugins:
+{plugins}
   - name: ai-proxy-advanced
     config:
       targets:
@@ -107,6 +132,17 @@ fn response_complete(buf: &[u8]) -> bool {
 /// Allocations on this thread for `n` requests of `body`, after a warm-up of `n`. Streams
 /// have `events` events `interval_ms` apart (1 ms puts each event in a read of its own).
 fn allocations_per_batch(body: &str, events: u32, interval_ms: u64, n: usize) -> u64 {
+    allocations_per_batch_with(body, events, interval_ms, n, "plugins:", "")
+}
+
+fn allocations_per_batch_with(
+    body: &str,
+    events: u32,
+    interval_ms: u64,
+    n: usize,
+    plugins: &str,
+    headers: &str,
+) -> u64 {
     let mock = crate::mock::spawn_background(MockArgs {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         latency_ms: 0,
@@ -121,13 +157,13 @@ fn allocations_per_batch(body: &str, events: u32, interval_ms: u64, n: usize) ->
         .build()
         .expect("runtime builds");
     let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes();
     rt.block_on(async move {
         monoio::spawn(crate::deadline::run_ticker());
-        let ctx = gateway_ctx(mock);
+        let ctx = gateway_ctx_with(mock, plugins);
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         std_listener.set_nonblocking(true).expect("nonblocking");
         let addr = std_listener.local_addr().expect("addr");
@@ -168,6 +204,26 @@ fn proxied_json_requests_allocate_nothing_in_steady_state() {
     assert_eq!(
         allocations, 0,
         "{allocations} allocations for {n} proxied JSON requests"
+    );
+}
+
+/// With key-auth (Bearer form), an ACL, a request limit and a token budget in force: finding
+/// the key, the constant-time compare, the verdict, both limits and their response headers,
+/// the consumer's upstream headers and the spend per consumer allocate nothing either.
+#[test]
+fn secured_requests_allocate_nothing_in_steady_state() {
+    let n = 200;
+    let allocations = allocations_per_batch_with(
+        CHAT,
+        8,
+        0,
+        n,
+        SECURED,
+        "Authorization: Bearer alice-key\r\n",
+    );
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations for {n} authenticated, limited requests"
     );
 }
 

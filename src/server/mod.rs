@@ -41,6 +41,8 @@ pub struct Server {
     pub registry: SharedRegistry,
     /// Where the fleet sync hands the merger the other nodes' usage (`--redis`).
     pub fleet_remote: Sender<std::sync::Arc<crate::stats::RemoteTotals>>,
+    /// Where the fleet sync hands the other nodes' rate-limit counts to the merger.
+    pub fleet_limits: Sender<Vec<crate::stats::limits::RemoteWindow>>,
     controls: Vec<Sender<Control>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -103,12 +105,15 @@ pub fn start(
             roots: roots.clone(),
             settings: settings.clone(),
             control: control_rx,
-            merge: MergeLink::new(
-                merger.reports.clone(),
-                merged_rx
-                    .next()
-                    .ok_or_else(|| format!("no merge channel for worker {id}"))?,
-            ),
+            merge: MergeLink {
+                limit_extra: Some(merger.limit_extra.clone()),
+                ..MergeLink::new(
+                    merger.reports.clone(),
+                    merged_rx
+                        .next()
+                        .ok_or_else(|| format!("no merge channel for worker {id}"))?,
+                )
+            },
             tokenizer: tokenizer.clone(),
             access_log: sinks.access_log.clone(),
             ready: ready_tx.clone(),
@@ -125,6 +130,7 @@ pub fn start(
         drivers: Vec::with_capacity(workers),
         registry: merger.registry.clone(),
         fleet_remote: merger.remote.clone(),
+        fleet_limits: merger.limit_remote.clone(),
         controls,
         threads,
     };

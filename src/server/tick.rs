@@ -80,6 +80,14 @@ pub fn merge_tick(ctx: &WorkerCtx) {
             log.flush();
         }
     }
+    ctx.limits.borrow_mut().drain(&mut report.limits);
+    ctx.consumer_usage.borrow_mut().drain(&mut report.consumers);
+    if link.last_limit_sweep.get().elapsed() >= HIST_SHIP_INTERVAL {
+        ctx.limits
+            .borrow_mut()
+            .sweep(crate::stats::limits::unix_seconds());
+        link.last_limit_sweep.set(Instant::now());
+    }
     report.gauges = CoreGauges {
         open_connections: ctx.open_connections.get(),
         in_flight,
@@ -92,6 +100,8 @@ pub fn merge_tick(ctx: &WorkerCtx) {
         || link.last_open.replace(open_count) != open_count;
     if !report.tallies.is_empty()
         || !report.latencies.is_empty()
+        || !report.limits.is_empty()
+        || !report.consumers.is_empty()
         || report.hists.is_some()
         || gauges_changed
     {
@@ -113,17 +123,21 @@ pub fn merge_tick(ctx: &WorkerCtx) {
                 plugin.balancer().apply_merged(&m, ctx.id, now);
             }
         }
+        ctx.limits.borrow_mut().adopt(&m);
         *ctx.last_merged.borrow_mut() = Some(m);
     }
 }
 
 /// Installs a reloaded generation. Counts still pending on the old one are sent first, and the
 /// new balancers start from the merged totals, so usage carries over (by target key).
-pub fn install(ctx: &WorkerCtx, generation: Generation) {
+pub fn install(ctx: &WorkerCtx, mut generation: Generation) {
     merge_tick(ctx);
-    if let Some(m) = ctx.last_merged.borrow().as_deref() {
+    let merged = ctx.last_merged.borrow();
+    if let Some(m) = merged.as_deref() {
         generation.adopt_merged(m, ctx.id);
     }
+    generation.bind_limits(&mut ctx.limits.borrow_mut(), merged.as_deref());
+    drop(merged);
     let old = std::mem::replace(&mut *ctx.generation.borrow_mut(), Rc::new(generation));
     ctx.retired.borrow_mut().push(Rc::downgrade(&old));
 }

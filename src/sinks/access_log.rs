@@ -126,6 +126,19 @@ pub struct Entry<'a> {
     pub tried: Vec<Tried<'a>>,
     /// With `log_payloads`: the client's request body and the response (text for streams).
     pub payloads: Option<(&'a [u8], &'a [u8])>,
+    /// Who called (Kong's `consumer` and `authenticated_entity`), when `key-auth` ran.
+    pub consumer: Option<LoggedConsumer<'a>>,
+}
+
+/// The consumer fields of a log line: identifiers only, never a key.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedConsumer<'a> {
+    pub id: &'a str,
+    pub username: Option<&'a str>,
+    pub custom_id: Option<&'a str>,
+    /// The credential's id (Kong's `authenticated_entity.id`); `None` for the anonymous
+    /// consumer.
+    pub credential: Option<&'a str>,
 }
 
 /// The counts of one log line (the provider's, or the tokenizer's).
@@ -178,6 +191,28 @@ impl CoreLog {
     }
 }
 
+impl LoggedConsumer<'_> {
+    /// `"consumer":{...},"authenticated_entity":{...},` as Kong's serializer names them.
+    fn render(&self, o: &mut Vec<u8>) {
+        o.extend_from_slice(b"\"consumer\":{\"id\":");
+        push_quoted(self.id, o);
+        for (name, value) in [("username", self.username), ("custom_id", self.custom_id)] {
+            if let Some(v) = value {
+                o.extend_from_slice(format!(",\"{name}\":").as_bytes());
+                push_quoted(v, o);
+            }
+        }
+        o.extend_from_slice(b"},");
+        if let Some(credential) = self.credential {
+            o.extend_from_slice(b"\"authenticated_entity\":{\"id\":");
+            push_quoted(credential, o);
+            o.extend_from_slice(b",\"consumer_id\":");
+            push_quoted(self.id, o);
+            o.extend_from_slice(b"},");
+        }
+    }
+}
+
 impl Entry<'_> {
     /// The line up to its usage object. Field names and units are Kong's file-log
     /// serializer's (`started_at` and latencies in ms, `client_ip`, `request.size`,
@@ -193,7 +228,7 @@ impl Entry<'_> {
         push_quoted(self.path, &mut o);
         o.extend_from_slice(
             format!(
-                ",\"size\":{}}},\"response\":{{\"status\":{},\"size\":{}}},\"latencies\":{{\"kong\":{:.3},\"proxy\":{}}},\"ai\":{{\"proxy\":{{\"meta\":{{\"plugin_id\":",
+                ",\"size\":{}}},\"response\":{{\"status\":{},\"size\":{}}},\"latencies\":{{\"kong\":{:.3},\"proxy\":{}}},",
                 self.request_size,
                 self.status,
                 self.response_size,
@@ -202,6 +237,10 @@ impl Entry<'_> {
             )
             .as_bytes(),
         );
+        if let Some(c) = &self.consumer {
+            c.render(&mut o);
+        }
+        o.extend_from_slice(b"\"ai\":{\"proxy\":{\"meta\":{\"plugin_id\":");
         push_quoted(self.plugin_id, &mut o);
         o.extend_from_slice(b",\"provider_name\":");
         push_quoted(self.provider, &mut o);
@@ -276,6 +315,7 @@ mod tests {
             proxy_overhead_ms: 0.1,
             tried: Vec::new(),
             payloads: None,
+            consumer: None,
         }
     }
 
@@ -306,6 +346,31 @@ mod tests {
         );
         assert_eq!(usage["total_tokens"], 5);
         assert_eq!(usage["cost"], 0.5);
+        assert!(v.get("consumer").is_none());
+    }
+
+    #[test]
+    fn a_line_names_the_consumer_as_kong_does() {
+        let e = Entry {
+            consumer: Some(LoggedConsumer {
+                id: "c-1",
+                username: Some("alice"),
+                custom_id: None,
+                credential: Some("k-1"),
+            }),
+            ..entry()
+        };
+        let line = e.render().complete(&Counts::default());
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(
+            v["consumer"],
+            serde_json::json!({"id": "c-1", "username": "alice"})
+        );
+        assert_eq!(
+            v["authenticated_entity"],
+            serde_json::json!({"id": "k-1", "consumer_id": "c-1"})
+        );
+        assert_eq!(v["ai"]["proxy"]["meta"]["plugin_id"], "p");
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! It is the only place that sees all cores, and it runs on its own thread, so it may block on
 //! its channel; workers never do (they `try_send` and `try_recv` on their merge tick).
 
+use super::limits::{
+    apply_extra, apply_remote, apply_reports, expire, LimitExtra, MergedLimits, RemoteWindow,
+};
 use super::peak_ewma::PeakEwma;
 use super::registry::{Registry, SharedRegistry};
 use super::{CoreReport, LatencySample, Tally};
@@ -51,6 +54,8 @@ pub type RemoteTotals = HashMap<TargetKey, Tally>;
 pub struct Merged {
     pub acked: Vec<u64>,
     pub targets: HashMap<TargetKey, MergedTarget>,
+    /// Rate-limit counters, with each core's part (`stats::limits`).
+    pub limits: MergedLimits,
     /// Empty unless `--redis` is given.
     pub others: Arc<RemoteTotals>,
 }
@@ -69,9 +74,13 @@ pub struct MergerHandle {
     pub registry: SharedRegistry,
     /// Usage counted off the request path (tokenizer fallback), not tied to any core's report.
     pub counted: Sender<Counted>,
+    /// Rate-limit counts from no core (tokens the tokenizer thread counted).
+    pub limit_extra: Sender<Vec<LimitExtra>>,
     pub merged: Vec<Receiver<Arc<Merged>>>,
     /// Where the fleet sync thread hands over the other nodes' usage after each sync.
     pub remote: Sender<Arc<RemoteTotals>>,
+    /// Where it hands over the other nodes' rate-limit counts (`policy: redis`).
+    pub limit_remote: Sender<Vec<RemoteWindow>>,
 }
 
 /// Starts the merger for `cores` workers, broadcasting at most once per `interval`.
@@ -83,8 +92,10 @@ pub fn spawn(
 ) -> std::io::Result<MergerHandle> {
     let (report_tx, report_rx) = bounded::<CoreReport>(cores * 64);
     let (extra_tx, extra_rx) = bounded::<Counted>(4096);
+    let (limit_tx, limit_rx) = bounded::<Vec<LimitExtra>>(4096);
     // The fleet thread sends at most once per sync interval; only the newest matters.
     let (remote_tx, remote_rx) = bounded::<Arc<RemoteTotals>>(4);
+    let (limit_remote_tx, limit_remote_rx) = bounded::<Vec<RemoteWindow>>(16);
     let mut senders = Vec::with_capacity(cores);
     let mut receivers = Vec::with_capacity(cores);
     for _ in 0..cores {
@@ -102,7 +113,9 @@ pub fn spawn(
                 Inputs {
                     reports: report_rx,
                     extra: extra_rx,
+                    limit_extra: limit_rx,
                     remote: remote_rx,
+                    limit_remote: limit_remote_rx,
                 },
                 senders,
                 interval,
@@ -114,8 +127,10 @@ pub fn spawn(
         reports: report_tx,
         registry,
         counted: extra_tx,
+        limit_extra: limit_tx,
         merged: receivers,
         remote: remote_tx,
+        limit_remote: limit_remote_tx,
     })
 }
 
@@ -123,7 +138,10 @@ pub fn spawn(
 struct Inputs {
     reports: Receiver<CoreReport>,
     extra: Receiver<Counted>,
+    /// Rate-limit counts from no core (`LimitExtra`).
+    limit_extra: Receiver<Vec<LimitExtra>>,
     remote: Receiver<Arc<RemoteTotals>>,
+    limit_remote: Receiver<Vec<RemoteWindow>>,
 }
 
 fn run(
@@ -136,7 +154,9 @@ fn run(
     let Inputs {
         reports,
         extra,
+        limit_extra,
         remote,
+        limit_remote,
     } = inputs;
     let mut state = Merged {
         acked: vec![0; cores.len()],
@@ -144,6 +164,7 @@ fn run(
     };
     let mut dirty = false;
     let mut last_sent = Instant::now();
+    let mut last_expiry = Instant::now();
     loop {
         match reports.recv_timeout(interval) {
             Ok(r) => {
@@ -161,12 +182,26 @@ fn run(
         }
         while let Ok(c) = extra.try_recv() {
             let tally = Tally::from_usage(&c.usage, c.costs.0, c.costs.1);
+            if let (Some(consumer), Ok(mut reg)) = (&c.consumer, registry.lock()) {
+                reg.add_consumers(&[(c.key.clone(), consumer.clone(), tally)]);
+            }
             state.targets.entry(c.key).or_default().tally.add(&tally);
             dirty = true;
+        }
+        while let Ok(l) = limit_extra.try_recv() {
+            apply_extra(&mut state.limits, l);
+            dirty = true;
+        }
+        if last_expiry.elapsed() >= Duration::from_secs(1) {
+            expire(&mut state.limits, super::limits::unix_seconds());
+            last_expiry = Instant::now();
         }
         while let Ok(others) = remote.try_recv() {
             state.others = others;
             dirty = true;
+        }
+        while let Ok(windows) = limit_remote.try_recv() {
+            dirty |= apply_remote(&mut state.limits, windows);
         }
         if dirty && last_sent.elapsed() >= interval / 2 {
             let snapshot = Arc::new(state.clone());
@@ -189,6 +224,7 @@ fn run(
 fn observe(registry: &SharedRegistry, r: &CoreReport, log: Option<&Sender<Histogram<u64>>>) {
     if let Ok(mut reg) = registry.lock() {
         reg.set_gauges(r.core, r.gauges, &r.open);
+        reg.add_consumers(&r.consumers);
         if let Some(h) = &r.hists {
             reg.add(h);
         }
@@ -201,7 +237,9 @@ fn observe(registry: &SharedRegistry, r: &CoreReport, log: Option<&Sender<Histog
 }
 
 /// Adds one core's report to the totals.
-pub fn apply(state: &mut Merged, report: CoreReport, now: Instant) {
+pub fn apply(state: &mut Merged, mut report: CoreReport, now: Instant) {
+    let limits = std::mem::take(&mut report.limits);
+    apply_reports(&mut state.limits, report.core, limits);
     for (key, tally) in report.tallies {
         state.targets.entry(key).or_default().tally.add(&tally);
     }

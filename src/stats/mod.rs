@@ -12,7 +12,9 @@
 //! URL), not by position, so totals survive a config reload for every target that did not
 //! change.
 
+pub mod consumers;
 pub mod hists;
+pub mod limits;
 pub mod merger;
 pub mod peak_ewma;
 pub mod registry;
@@ -98,6 +100,10 @@ pub struct CoreReport {
     pub open: Vec<TargetKey>,
     /// Latency histograms, shipped about once a second rather than every tick.
     pub hists: Option<Box<HistReport>>,
+    /// This core's count of every rate-limit counter that changed since its last report.
+    pub limits: Vec<limits::LimitReport>,
+    /// Requests, tokens and cost per (target, consumer) since the last report.
+    pub consumers: Vec<(TargetKey, std::sync::Arc<str>, Tally)>,
 }
 
 #[cfg(test)]

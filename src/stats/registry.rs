@@ -20,6 +20,9 @@ pub struct Registry {
     pub merged: Option<Arc<Merged>>,
     /// Per core, the targets whose circuit breaker is open there.
     pub open: Vec<Vec<TargetKey>>,
+    /// Requests, tokens and cost per (target, consumer label), summed over cores and the
+    /// tokenizer thread.
+    pub consumers: HashMap<(TargetKey, Arc<str>), super::Tally>,
     /// The fleet usage sync (`--redis`), filled by its thread after every attempt.
     pub fleet: Option<FleetReport>,
     /// The fleet configuration store (`--state redis://`), filled by the supervisor.
@@ -95,6 +98,16 @@ impl Registry {
         }
         let _ = self.core.overhead.add(&report.core.overhead);
         let _ = self.core.ttft.add(&report.core.ttft);
+    }
+
+    /// Adds per-consumer counts.
+    pub fn add_consumers(&mut self, tallies: &[(TargetKey, Arc<str>, super::Tally)]) {
+        for (key, consumer, tally) in tallies {
+            self.consumers
+                .entry((key.clone(), consumer.clone()))
+                .or_default()
+                .add(tally);
+        }
     }
 
     pub fn set_gauges(&mut self, core: usize, g: CoreGauges, open: &[TargetKey]) {

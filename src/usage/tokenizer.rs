@@ -47,6 +47,8 @@ pub struct CountJob {
     /// Tokens added to the prompt text's count ([`Prompt::overhead`]).
     pub prompt_overhead: u64,
     pub completion_text: String,
+    /// The consumer the request ran as (its label), for per-consumer totals.
+    pub consumer: Option<std::sync::Arc<str>>,
     /// Runs on the tokenizer thread once the job is done, with the count (`None` when it could
     /// not be counted): how a statistics log line waits for the count without a worker waiting.
     pub then: Option<Box<dyn FnOnce(Option<Usage>) + Send>>,
@@ -56,6 +58,7 @@ pub struct Counted {
     pub key: crate::config::TargetKey,
     pub costs: (f64, f64),
     pub usage: Usage,
+    pub consumer: Option<std::sync::Arc<str>>,
 }
 
 /// Cloned into every worker; the thread ends when the last handle is dropped.
@@ -76,9 +79,11 @@ impl TokenizerHandle {
     }
 
     /// Never blocks. When the queue is full (or the thread is gone) the job comes back, so
-    /// the caller can finish what it was for without the count.
-    pub fn submit(&self, job: CountJob) -> Result<(), CountJob> {
-        self.jobs.try_send(job).map_err(|e| e.into_inner())
+    /// the caller can finish what it was for without the count (boxed: that is the rare path).
+    pub fn submit(&self, job: CountJob) -> Result<(), Box<CountJob>> {
+        self.jobs
+            .try_send(job)
+            .map_err(|e| Box::new(e.into_inner()))
     }
 }
 
@@ -164,6 +169,7 @@ fn run(jobs: Receiver<CountJob>, results: Sender<Counted>) {
             key: job.key,
             costs: job.costs,
             usage,
+            consumer: job.consumer,
         };
         if results.send(counted).is_err() {
             return;

@@ -188,6 +188,7 @@ fn handle_counts_in_the_background_and_never_blocks() {
         model: "gpt-4".into(), // cl100k: quicker to load than o200k
         prompt_text: "hello world".into(),
         prompt_overhead: 9,
+        consumer: None,
         completion_text: "hello world".into(),
         then: None,
     };
@@ -238,6 +239,7 @@ fn a_jobs_continuation_runs_with_its_count_on_the_tokenizer_thread() {
         model: "gpt-4".into(),
         prompt_text: "hello world".into(),
         prompt_overhead: 9,
+        consumer: None,
         completion_text: "hello world".into(),
         then: Some(Box::new(move |usage| {
             let _ = done_tx.send((usage, std::thread::current().name().map(str::to_owned)));

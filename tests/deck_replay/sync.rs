@@ -228,18 +228,25 @@ fn deck_gateway_sync_replay() {
 fn deck_writes_to_tables_llmux_has_no_use_for_are_refused() {
     let (gw, _up) = gateway();
     let admin = gw.admin_addr();
-    let consumer = json!({"id": "6d4f1c2e-0000-4000-8000-000000000000", "username": "a"});
+    let upstream = json!({"id": "6d4f1c2e-0000-4000-8000-000000000000", "name": "a"});
     let (status, _) = put_json(
         admin,
-        "/consumers/6d4f1c2e-0000-4000-8000-000000000000",
-        &consumer,
+        "/upstreams/6d4f1c2e-0000-4000-8000-000000000000",
+        &upstream,
     );
     assert_eq!(status, 405);
     let (status, enabled) = admin_get(admin, "/plugins/enabled");
     assert_eq!(status, 200);
     assert_eq!(
         enabled["enabled_plugins"],
-        json!(["ai-proxy", "ai-proxy-advanced"])
+        json!([
+            "acl",
+            "ai-proxy",
+            "ai-proxy-advanced",
+            "ai-rate-limiting-advanced",
+            "key-auth",
+            "rate-limiting"
+        ])
     );
 }
 

@@ -21,6 +21,8 @@ pub struct GatewayOpts {
     pub args: Vec<String>,
     /// Extra environment variables (e.g. `SSL_CERT_FILE`, values for `${{ env "X" }}`).
     pub env: Vec<(String, String)>,
+    /// `--admin-listen` (default `127.0.0.1:0`).
+    pub admin_listen: &'static str,
 }
 
 impl Default for GatewayOpts {
@@ -29,6 +31,7 @@ impl Default for GatewayOpts {
             workers: 1,
             args: Vec::new(),
             env: Vec::new(),
+            admin_listen: "127.0.0.1:0",
         }
     }
 }
@@ -57,7 +60,12 @@ impl Gateway {
         cmd.arg("serve")
             .arg("--config")
             .arg(config.path())
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                opts.admin_listen,
+            ])
             .arg("--workers")
             .arg(opts.workers.to_string())
             .args(&opts.args)

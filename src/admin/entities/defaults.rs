@@ -86,6 +86,42 @@ mod tests {
     }
 
     #[test]
+    fn access_plugins_show_kongs_defaults() {
+        let show = |plugin: &str, config: &str| {
+            let v: Value = serde_yaml_ng::from_str(config).unwrap();
+            let out = record(Some(&v), plugin_config(plugin).unwrap());
+            serde_json::to_value(super::super::json::Json(&out)).unwrap()
+        };
+        let k = show("key-auth", "hide_credentials: true");
+        assert_eq!(k["key_names"], serde_json::json!(["apikey"]));
+        assert_eq!(k["hide_credentials"], true);
+        assert_eq!(
+            (
+                &k["key_in_header"],
+                &k["key_in_body"],
+                &k["run_on_preflight"]
+            ),
+            (&true.into(), &false.into(), &true.into())
+        );
+        assert_eq!(k["anonymous"], serde_json::Value::Null);
+        let r = show("rate-limiting", "minute: 5");
+        assert_eq!(
+            (&r["limit_by"], &r["policy"]),
+            (&"consumer".into(), &"local".into())
+        );
+        assert_eq!(
+            (&r["error_code"], &r["sync_rate"]),
+            (&429.into(), &(-1).into())
+        );
+        assert_eq!(r["redis"]["host"], serde_json::Value::Null);
+        let t = show("ai-rate-limiting-advanced", "strategy: redis");
+        assert_eq!(t["strategy"], "redis");
+        assert_eq!(t["window_type"], "sliding");
+        assert_eq!(t["tokens_count_strategy"], "total_tokens");
+        assert_eq!(show("acl", "allow: [a]")["hide_groups_header"], false);
+    }
+
+    #[test]
     fn kong_defaults_for_what_is_unset() {
         let v = shown(
             "targets:\n- route_type: llm/v1/chat\n  model: {provider: openai, name: m}\n\

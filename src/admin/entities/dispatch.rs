@@ -4,6 +4,7 @@
 //! match, so Kong compatibility of the URL space can be read at a glance; the handlers live in
 //! `plugins`, `writes`, `schemas` and `views`.
 
+use super::consumers;
 use super::index::Index;
 use super::model::{Call, Parent, Reply};
 use super::paging::page;
@@ -108,6 +109,7 @@ pub(super) fn handle(
         (_, ["services" | "routes", ..]) if segs.len() <= 3 => {
             (message(405, "Method not allowed"), None)
         }
+        (_, ["consumers" | "key-auths" | "acls", ..]) => consumers::handle(cx, method, &segs, path),
         ("GET", [table]) if EMPTY_TABLES.contains(table) => (list(Vec::new()), None),
         ("GET", [table, ..]) if EMPTY_TABLES.contains(table) => (not_found(), None),
         (_, [table, ..]) if EMPTY_TABLES.contains(table) => (
@@ -125,7 +127,6 @@ pub(super) fn handle(
 /// Kong's other entity tables, which decK dumps and llmux has no use for: always empty lists
 /// (with Kong's envelope, paging and validation), 404 for one entity, 405 for changes.
 pub(super) const EMPTY_TABLES: &[&str] = &[
-    "consumers",
     "consumer_groups",
     "certificates",
     "ca_certificates",
@@ -137,12 +138,10 @@ pub(super) const EMPTY_TABLES: &[&str] = &[
     "key-sets",
     "partials",
     "filter_chains",
-    "key-auths",
     "hmac-auths",
     "jwts",
     "basic-auths",
     "oauth2",
-    "acls",
     "mtls-auths",
 ];
 

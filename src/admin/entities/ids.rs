@@ -12,9 +12,9 @@ use serde_yaml_ng::{Mapping, Value};
 use std::collections::HashSet;
 use uuid::Uuid;
 
-/// The namespace of llmux's name-based ids: a random UUID, fixed once (changing it changes every
-/// generated id, so files without ids would get new ones on the next start).
-const NAMESPACE: Uuid = Uuid::from_u128(0x8c1c_0d4b_a271_4875_bcfd_2ee3_ff4c_36e3);
+/// The namespace of llmux's name-based ids, the config loader's (so an id the loader gives a
+/// consumer or credential is the one the Admin API shows).
+const NAMESPACE: Uuid = crate::config::ENTITY_ID_NAMESPACE;
 
 /// Gives every service, route and plugin without an `id` a stable one (first key of the entity).
 pub(super) fn assign_ids(doc: &mut Value) {

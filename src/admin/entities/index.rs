@@ -45,6 +45,8 @@ pub(super) struct Index {
     pub(super) route_service: Vec<Option<usize>>,
     /// (route, service) each plugin applies to.
     pub(super) plugin_scope: Vec<(Option<usize>, Option<usize>)>,
+    /// The consumer each plugin is scoped to (position in `consumers:`).
+    pub(super) plugin_consumer: Vec<Option<usize>>,
 }
 
 impl Index {
@@ -84,12 +86,19 @@ impl Index {
                 (route, service)
             })
             .collect();
+        let plugin_consumer = (deck.plugins.iter())
+            .map(|p| {
+                (deck.consumer_of(&p.consumer))
+                    .unwrap_or_else(|_| p.consumer.as_ref().and_then(|c| c.parent()))
+            })
+            .collect();
         Index {
             services,
             routes,
             plugins,
             route_service,
             plugin_scope,
+            plugin_consumer,
         }
     }
 

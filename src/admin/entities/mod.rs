@@ -1,5 +1,6 @@
-//! Kong Admin API entity endpoints (`/plugins`, `/services`, `/routes`, Kong's other tables as
-//! empty lists, `/schemas`) over the running decK document.
+//! Kong Admin API entity endpoints (`/plugins`, `/services`, `/routes`, `/consumers` with their
+//! `/key-auth` and `/acls`, Kong's other tables as empty lists, `/schemas`) over the running
+//! decK document.
 //!
 //! [`EntityStore`] is a pure, synchronous in-memory model of the gateway's declarative state: the
 //! decK document as a YAML tree. The admin thread calls [`EntityStore::handle`] for one Admin API
@@ -31,8 +32,9 @@
 //! loader's own entity list), `ids` (the ids clients address entities by), `defaults` and
 //! `schemas` (Kong's defaults and schemas, from the loader's schema tables), `form`, `infer` and
 //! `body` (request bodies), `views` (entities as Kong shows them), `change` (what every change
-//! shares), `plugins` and `writes` (plugin, service and route changes), `dispatch` (the endpoint
-//! table), then this file (the store). `state_file` stands alone: it persists the document.
+//! shares), `plugins` and `writes` (plugin, service and route changes), `consumers` (consumers,
+//! keys and ACL groups: views and changes), `dispatch` (the endpoint table), then this file (the
+//! store). `state_file` stands alone: it persists the document.
 
 use crate::config::as_mapping;
 use ids::assign_ids;
@@ -42,6 +44,7 @@ use serde_yaml_ng::Value;
 
 mod body;
 mod change;
+mod consumers;
 mod defaults;
 mod dispatch;
 mod errors;
@@ -88,7 +91,7 @@ impl std::fmt::Debug for EntityStore {
 /// `/plugins...`, `/services...`, `/routes...`.
 pub fn handles_path(path: &str) -> bool {
     match dispatch::split_path(path).first().map(String::as_str) {
-        Some("plugins" | "services" | "routes") => true,
+        Some("plugins" | "services" | "routes" | "consumers" | "key-auths" | "acls") => true,
         Some(table) => dispatch::EMPTY_TABLES.contains(&table),
         None => false,
     }
@@ -116,10 +119,14 @@ pub fn schema_call(method: &str, path: &str) -> Option<ApiResponse> {
 
 /// Kong has `created_at`/`updated_at` on every entity; those the file leaves out are the time
 /// llmux first loaded it (written into the document, so a `--state` file keeps them).
-fn stamp_times(doc: &mut Value) {
-    let now = std::time::SystemTime::now()
+fn now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .map_or(0, |d| d.as_secs())
+}
+
+fn stamp_times(doc: &mut Value) {
+    let now = now();
     let locs: Vec<Vec<model::Step>> = Index::build(doc)
         .all()
         .map(|(_, e)| e.loc.clone())
@@ -149,6 +156,7 @@ impl EntityStore {
         }
         assign_ids(&mut doc);
         stamp_times(&mut doc);
+        consumers::assign_ids(&mut doc, now());
         Ok(EntityStore { doc })
     }
 

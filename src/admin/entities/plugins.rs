@@ -277,11 +277,13 @@ fn finish(cx: &Call, doc: Value, id: &str, path: &str, status: u16) -> Reply {
 fn unique_violation(ix: &Index, p: usize) -> Option<ApiResponse> {
     let me = &ix.plugins[p];
     let scope = ix.plugin_scope[p];
-    let clash = ix
-        .plugins
-        .iter()
-        .enumerate()
-        .any(|(q, e)| q != p && e.name == me.name && ix.plugin_scope[q] == scope);
+    let consumer = ix.plugin_consumer[p];
+    let clash = ix.plugins.iter().enumerate().any(|(q, e)| {
+        q != p
+            && e.name == me.name
+            && ix.plugin_scope[q] == scope
+            && ix.plugin_consumer[q] == consumer
+    });
     if clash {
         let show = |kind, i| match ix.id_ref(kind, i) {
             Value::Mapping(m) => format!(

@@ -285,7 +285,7 @@ fn methods_not_served() {
         ("PUT", "/services/svc/routes"),
         ("DELETE", "/services"),
         ("PATCH", "/plugins"),
-        ("POST", "/consumers"),
+        ("POST", "/upstreams"),
         ("PUT", "/routes/chat/service"),
     ] {
         let (resp, none) = call(&base, method, path, "{}");
