@@ -149,15 +149,22 @@ pub fn run() -> i32 {
 fn validate(path: &std::path::Path) -> i32 {
     match config::load_file(path) {
         Ok(loaded) => {
+            let mut report = String::new();
             for w in &loaded.warnings {
-                println!("warning: {w}");
+                report.push_str(&format!("warning: {w}\n"));
             }
-            println!("{}: OK", path.display());
-            println!("{}", loaded.config.summary());
+            report.push_str(&format!("{}: OK\n", path.display()));
+            report.push_str(&format!("{}\n", loaded.config.summary()));
+            // A reader that stops early (`llmux validate | head`) is not an error of the
+            // config: a closed pipe ends the output quietly, where println! would panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes());
             0
         }
         Err(errors) => {
-            eprintln!("{errors}");
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr().lock(),
+                format!("{errors}\n").as_bytes(),
+            );
             1
         }
     }

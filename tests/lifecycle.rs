@@ -273,3 +273,35 @@ fn connections_beyond_the_cap_are_refused_politely() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `llmux validate | head -1` closes the pipe before llmux has written everything: the rest
+/// of the report is dropped quietly and the exit status still says whether the config loads
+/// (`println!` would have panicked with exit status 101).
+#[test]
+fn validate_into_a_closed_pipe_exits_with_the_configs_verdict() {
+    let file = TempFile::with_contents(
+        "closed-pipe",
+        "yaml",
+        r#"_format_version: "3.0"
+plugins:
+  - name: ai-proxy-advanced
+    config:
+      targets:
+      - route_type: llm/v1/chat
+        model: {provider: openai, name: gpt-4o, options: {upstream_url: "http://127.0.0.1:9/v1/chat/completions"}}
+"#,
+    );
+    let mut child = std::process::Command::new(LLMUX_BIN)
+        .args(["validate", "--config", file.path_str()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("llmux starts");
+    // The reader goes away at once, before llmux has loaded the file and written its report.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("llmux exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

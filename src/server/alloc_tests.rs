@@ -197,13 +197,28 @@ fn allocations_per_batch_with(
     })
 }
 
+/// Up to three measured batches, stopping at the first without an allocation. A path that
+/// allocates per request allocates in every batch; on a loaded machine a slow answer can take
+/// a rarer path once (such as the client watch that starts after `WATCH_AFTER`), which is not
+/// the steady state. Seen once in many runs at a load average of 6-8: 2 allocations.
+fn fewest_allocations(measure: impl Fn() -> u64) -> (u64, Vec<u64>) {
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(measure());
+        if seen.last() == Some(&0) {
+            break;
+        }
+    }
+    (seen.iter().copied().min().unwrap_or(u64::MAX), seen)
+}
+
 #[test]
 fn proxied_json_requests_allocate_nothing_in_steady_state() {
     let n = 200;
-    let allocations = allocations_per_batch(CHAT, 8, 0, n);
+    let (fewest, seen) = fewest_allocations(|| allocations_per_batch(CHAT, 8, 0, n));
     assert_eq!(
-        allocations, 0,
-        "{allocations} allocations for {n} proxied JSON requests"
+        fewest, 0,
+        "allocations per batch of {n} proxied JSON requests: {seen:?}"
     );
 }
 
@@ -213,17 +228,13 @@ fn proxied_json_requests_allocate_nothing_in_steady_state() {
 #[test]
 fn secured_requests_allocate_nothing_in_steady_state() {
     let n = 200;
-    let allocations = allocations_per_batch_with(
-        CHAT,
-        8,
-        0,
-        n,
-        SECURED,
-        "Authorization: Bearer alice-key\r\n",
-    );
+    let (fewest, seen) = fewest_allocations(|| {
+        let key = "Authorization: Bearer alice-key\r\n";
+        allocations_per_batch_with(CHAT, 8, 0, n, SECURED, key)
+    });
     assert_eq!(
-        allocations, 0,
-        "{allocations} allocations for {n} authenticated, limited requests"
+        fewest, 0,
+        "allocations per batch of {n} authenticated, limited requests: {seen:?}"
     );
 }
 
@@ -231,10 +242,10 @@ fn secured_requests_allocate_nothing_in_steady_state() {
 fn relayed_sse_events_allocate_nothing_in_steady_state() {
     let n = 20;
     let events = 32;
-    let allocations = allocations_per_batch(STREAM, events, 1, n);
+    let (fewest, seen) = fewest_allocations(|| allocations_per_batch(STREAM, events, 1, n));
     assert_eq!(
-        allocations, 0,
-        "{allocations} allocations for {n} streams of {events} events"
+        fewest, 0,
+        "allocations per batch of {n} streams of {events} events: {seen:?}"
     );
 }
 
