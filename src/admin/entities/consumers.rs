@@ -8,6 +8,9 @@
 //! Keys are returned (Kong's Admin API returns them: it is the place keys are managed, behind
 //! the admin token), but error messages never quote one.
 
+use super::credentials::{
+    all_creds, create_cred, cred_view, creds_kind, creds_of, matches, one_cred, Creds,
+};
 use super::errors::{config_violation, kong_error, violation, UNIQUE_VIOLATION};
 use super::ids::{is_uuid, random_id};
 use super::index::Index;
@@ -20,47 +23,15 @@ use crate::config::{as_mapping_mut, generated_id, get, load_str};
 use serde_yaml_ng::{Mapping, Value};
 
 /// A consumer's place in the document and its keys.
-struct Entry {
+pub(super) struct Entry {
     /// Position in `consumers:`.
-    at: usize,
-    id: String,
-    username: Option<String>,
-    custom_id: Option<String>,
+    pub(super) at: usize,
+    pub(super) id: String,
+    pub(super) username: Option<String>,
+    pub(super) custom_id: Option<String>,
 }
 
-/// The nested lists: `keyauth_credentials` (`/key-auth`) and `acls` (`/acls`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Creds {
-    KeyAuth,
-    Acl,
-}
-
-impl Creds {
-    fn list(self) -> &'static str {
-        match self {
-            Creds::KeyAuth => "keyauth_credentials",
-            Creds::Acl => "acls",
-        }
-    }
-
-    /// The field a credential is also found by (`/key-auth/{key}`, `/acls/{group}`).
-    fn endpoint_key(self) -> &'static str {
-        match self {
-            Creds::KeyAuth => "key",
-            Creds::Acl => "group",
-        }
-    }
-
-    /// The id seed kind, as the config loader names it.
-    fn kind(self) -> &'static str {
-        match self {
-            Creds::KeyAuth => "KeyAuth",
-            Creds::Acl => "Acl",
-        }
-    }
-}
-
-fn consumers(doc: &Value) -> Vec<Entry> {
+pub(super) fn consumers(doc: &Value) -> Vec<Entry> {
     let Some(Value::Sequence(list)) = get(doc, "consumers") else {
         return Vec::new();
     };
@@ -81,7 +52,7 @@ fn find(list: &[Entry], key: &str) -> Option<usize> {
         .or_else(|| list.iter().position(|c| c.username.as_deref() == Some(key)))
 }
 
-fn consumer_loc(at: usize) -> Vec<Step> {
+pub(super) fn consumer_loc(at: usize) -> Vec<Step> {
     vec![Step::Key("consumers".into()), Step::Idx(at)]
 }
 
@@ -136,7 +107,7 @@ fn prepend(m: &mut Mapping, key: &str, v: Value) {
     *m = with;
 }
 
-fn stamp(m: &mut Mapping, now: u64, updated: bool) {
+pub(super) fn stamp(m: &mut Mapping, now: u64, updated: bool) {
     let keys: &[&str] = if updated {
         &["created_at", "updated_at"]
     } else {
@@ -161,36 +132,6 @@ fn view(doc: &Value, c: &Entry) -> Value {
         ("created_at", field("created_at")),
         ("updated_at", field("updated_at")),
     ])
-}
-
-/// A credential or group as Kong shows it, with its consumer as `{"id": ...}`.
-fn cred_view(v: &Value, consumer: &Entry, creds: Creds) -> Value {
-    let field = |k| get(v, k).cloned().unwrap_or(Value::Null);
-    let owner = map([("id", Value::String(consumer.id.clone()))]);
-    match creds {
-        Creds::KeyAuth => map([
-            ("id", field("id")),
-            ("key", field("key")),
-            ("consumer", owner),
-            ("created_at", field("created_at")),
-            ("ttl", Value::Null),
-            ("tags", field("tags")),
-        ]),
-        Creds::Acl => map([
-            ("id", field("id")),
-            ("group", field("group")),
-            ("consumer", owner),
-            ("created_at", field("created_at")),
-            ("tags", field("tags")),
-        ]),
-    }
-}
-
-fn creds_of<'a>(doc: &'a Value, c: &Entry, creds: Creds) -> &'a [Value] {
-    match at(doc, &consumer_loc(c.at)).and_then(|v| get(v, creds.list())) {
-        Some(Value::Sequence(s)) => s,
-        _ => &[],
-    }
 }
 
 /// Answers an Admin API call under `/consumers`, `/key-auths` or `/acls`.
@@ -258,29 +199,6 @@ pub(super) fn handle(cx: &Call, method: &str, segs: &[&str], path: &str) -> Repl
             None,
         ),
     }
-}
-
-fn creds_kind(segment: &str) -> Option<Creds> {
-    match segment {
-        "key-auth" | "key-auths" => Some(Creds::KeyAuth),
-        "acls" => Some(Creds::Acl),
-        _ => None,
-    }
-}
-
-fn all_creds<'a>(
-    doc: &'a Value,
-    list: &'a [Entry],
-    k: Creds,
-) -> impl Iterator<Item = (&'a Value, &'a Entry)> + 'a {
-    list.iter()
-        .flat_map(move |c| creds_of(doc, c, k).iter().map(move |v| (v, c)))
-}
-
-/// Kong's endpoint key for a credential: its id, else its key (or group).
-fn matches(v: &Value, k: Creds, item: &str) -> bool {
-    let s = |f| get(v, f).and_then(Value::as_str);
-    s("id") == Some(item) || s(k.endpoint_key()) == Some(item)
 }
 
 fn create(cx: &Call, list: &[Entry]) -> Reply {
@@ -438,188 +356,15 @@ fn delete(cx: &Call, list: &[Entry], c: usize) -> Reply {
     }
 }
 
-fn create_cred(cx: &Call, list: &[Entry], consumer: &Entry, k: Creds) -> Reply {
-    let mut body = match parse_body(cx.body) {
-        Ok(b) => b,
-        Err(why) => return (message(400, &why), None),
-    };
-    body.retain(|_, v| !v.is_null());
-    body.shift_remove("consumer");
-    let taken = |id: &str| {
-        list.iter()
-            .any(|c| creds_of(cx.doc, c, k).iter().any(|v| matches(v, k, id)))
-    };
-    let id = match body.shift_remove("id") {
-        None => random_id(taken),
-        Some(Value::String(s)) if is_uuid(&s) && !taken(&s) => s,
-        Some(Value::String(s)) if is_uuid(&s) => return (unique("id", &s), None),
-        Some(_) => return (violation("id", "expected a valid UUID"), None),
-    };
-    match (k, body.get(k.endpoint_key())) {
-        (Creds::KeyAuth, None) => {
-            // Kong generates a key when none is given, and returns it.
-            let key = uuid::Uuid::new_v4().simple().to_string();
-            body.insert("key".into(), Value::String(key));
-        }
-        (Creds::KeyAuth, Some(Value::String(key))) => {
-            let clash = all_creds(cx.doc, list, k)
-                .any(|(v, _)| get(v, "key").and_then(Value::as_str) == Some(key));
-            if clash {
-                // Never the key itself.
-                let msg = "UNIQUE violation detected on '{key}'";
-                return (kong_error(409, UNIQUE_VIOLATION, msg, None), None);
-            }
-        }
-        (Creds::Acl, Some(Value::String(group))) => {
-            let dup = (creds_of(cx.doc, consumer, k).iter())
-                .any(|v| get(v, "group").and_then(Value::as_str) == Some(group));
-            if dup {
-                let msg = format!(
-                    "UNIQUE violation detected on '{{consumer={{id=\"{}\"}},group=\"{group}\"}}'",
-                    consumer.id
-                );
-                return (kong_error(409, UNIQUE_VIOLATION, &msg, None), None);
-            }
-        }
-        (Creds::Acl, None) => return (violation("group", "required field missing"), None),
-        (_, Some(_)) => return (violation(k.endpoint_key(), "expected a string"), None),
-    }
-    let mut item = Mapping::new();
-    item.insert("id".into(), Value::String(id.clone()));
-    for (key, v) in body {
-        item.insert(key, v);
-    }
-    stamp(&mut item, cx.now, false);
-    let mut doc = cx.doc.clone();
-    let Some(Value::Mapping(m)) = at_mut(&mut doc, &consumer_loc(consumer.at)) else {
-        return (
-            message(500, "the consumer is not a mapping in the running config"),
-            None,
-        );
-    };
-    let slot = m
-        .entry(k.list().into())
-        .or_insert_with(|| Value::Sequence(Vec::new()));
-    if slot.is_null() {
-        *slot = Value::Sequence(Vec::new());
-    }
-    let Value::Sequence(items) = slot else {
-        return (
-            message(500, "the consumer's credentials are not a list"),
-            None,
-        );
-    };
-    let path = format!("consumers[{}].{}[{}]", consumer.at, k.list(), items.len());
-    items.push(Value::Mapping(item));
-    let owner = consumer.id.clone();
-    commit(cx, doc, &path, 201, |doc| {
-        let list = consumers(doc);
-        let c = list.iter().find(|e| e.id == owner)?;
-        let v = creds_of(doc, c, k).iter().find(|v| matches(v, k, &id))?;
-        Some(cred_view(v, c, k))
-    })
-}
-
-fn one_cred(
-    cx: &Call,
-    list: &[Entry],
-    consumer: &Entry,
-    k: Creds,
-    method: &str,
-    item: &str,
-) -> Reply {
-    let found = creds_of(cx.doc, consumer, k)
-        .iter()
-        .position(|v| matches(v, k, item));
-    match (method, found) {
-        ("GET", Some(i)) => (
-            ok(
-                200,
-                &cred_view(&creds_of(cx.doc, consumer, k)[i], consumer, k),
-            ),
-            None,
-        ),
-        ("DELETE", Some(i)) => {
-            let mut doc = cx.doc.clone();
-            let mut loc = consumer_loc(consumer.at);
-            loc.push(Step::Key(k.list().into()));
-            if let Some(Value::Sequence(items)) = at_mut(&mut doc, &loc) {
-                items.remove(i);
-            }
-            match check(doc, None, cx.env) {
-                Ok(doc) => (no_content(), Some(doc)),
-                Err(resp) => (resp, None),
-            }
-        }
-        ("PATCH", Some(i)) => patch_cred(cx, list, consumer, k, i),
-        ("DELETE", None) => (no_content(), None),
-        ("GET" | "PATCH", None) => (not_found(), None),
-        _ => (message(405, "Method not allowed"), None),
-    }
-}
-
-fn patch_cred(cx: &Call, list: &[Entry], consumer: &Entry, k: Creds, i: usize) -> Reply {
-    let body = match parse_body(cx.body) {
-        Ok(b) => b,
-        Err(why) => return (message(400, &why), None),
-    };
-    let current = &creds_of(cx.doc, consumer, k)[i];
-    let id = get(current, "id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    if let (Creds::KeyAuth, Some(Value::String(key))) = (k, body.get("key")) {
-        let clash = all_creds(cx.doc, list, k).any(|(v, _)| {
-            get(v, "key").and_then(Value::as_str) == Some(key)
-                && get(v, "id").and_then(Value::as_str) != Some(id.as_str())
-        });
-        if clash {
-            let msg = "UNIQUE violation detected on '{key}'";
-            return (kong_error(409, UNIQUE_VIOLATION, msg, None), None);
-        }
-    }
-    let mut doc = cx.doc.clone();
-    let mut loc = consumer_loc(consumer.at);
-    loc.extend([Step::Key(k.list().into()), Step::Idx(i)]);
-    let Some(Value::Mapping(m)) = at_mut(&mut doc, &loc) else {
-        return (
-            message(500, "the credential is not a mapping in the running config"),
-            None,
-        );
-    };
-    for (key, v) in body {
-        match key.as_str() {
-            Some("id") if v.as_str() != Some(id.as_str()) => {
-                return (violation("id", "cannot be changed"), None)
-            }
-            Some("id" | "consumer") => {}
-            _ if v.is_null() => {
-                m.shift_remove(&key);
-            }
-            _ => {
-                m.insert(key, v);
-            }
-        }
-    }
-    let path = format!("consumers[{}].{}[{i}]", consumer.at, k.list());
-    let owner = consumer.id.clone();
-    commit(cx, doc, &path, 200, |doc| {
-        let list = consumers(doc);
-        let c = list.iter().find(|e| e.id == owner)?;
-        let v = creds_of(doc, c, k).iter().find(|v| matches(v, k, &id))?;
-        Some(cred_view(v, c, k))
-    })
-}
-
 /// Kong's 409 for a taken unique field (never used for keys, which are secrets).
-fn unique(field: &str, value: &str) -> ApiResponse {
+pub(super) fn unique(field: &str, value: &str) -> ApiResponse {
     let msg = format!("UNIQUE violation detected on '{{{field}=\"{value}\"}}'");
     let fields = map([(field, Value::String(value.to_string()))]);
     kong_error(409, UNIQUE_VIOLATION, &msg, Some(fields))
 }
 
 /// Checks the changed document and answers with the changed entity as `view` shows it.
-fn commit(
+pub(super) fn commit(
     cx: &Call,
     doc: Value,
     path: &str,
@@ -636,7 +381,7 @@ fn commit(
 }
 
 /// `doc` if the gateway's loader accepts it, else Kong's schema violation.
-fn check(
+pub(super) fn check(
     doc: Value,
     target: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,

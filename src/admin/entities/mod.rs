@@ -45,6 +45,7 @@ use serde_yaml_ng::Value;
 mod body;
 mod change;
 mod consumers;
+mod credentials;
 mod defaults;
 mod dispatch;
 mod errors;

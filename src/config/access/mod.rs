@@ -8,20 +8,22 @@
 //! precedence). The request path then reads indices and borrowed bytes, and allocates nothing.
 //!
 //! - `schema`: Kong's schemas for the four plugins.
+//! - `forms`: the typed form of each plugin, as the request path reads it.
 //! - `plugins`: each plugin's `config` to its typed form, with Kong's defaults and checks.
 //! - `table`: consumers, credentials and the key index.
 //! - `scope`: which instance applies where (route, service, consumer, global).
 
+mod forms;
 mod plugins;
 pub(crate) mod schema;
 mod scope;
 mod table;
 
-pub(crate) use plugins::{build_access_plugin, BuildCx};
-pub use plugins::{
+pub use forms::{
     Acl, AclVerdict, KeyAuth, LimitBy, Period, RequestLimit, Strategy, TokenCount, TokenLimit,
     TokenProvider, TokenWindow, WindowType,
 };
+pub(crate) use plugins::{build_access_plugin, BuildCx};
 pub(crate) use scope::{assemble, RouteScope, ScopedPlugin};
 pub use table::{ct_eq, Consumer, Credential};
 
@@ -29,10 +31,10 @@ use table::KeyIndex;
 
 /// The plugin names this module implements.
 pub(crate) const NAMES: [&str; 4] = [
-    plugins::KEY_AUTH,
-    plugins::ACL,
-    plugins::RATE_LIMITING,
-    plugins::AI_RATE_LIMITING_ADVANCED,
+    forms::KEY_AUTH,
+    forms::ACL,
+    forms::RATE_LIMITING,
+    forms::AI_RATE_LIMITING_ADVANCED,
 ];
 
 /// Everything access control needs, for one configuration. Cloned per core with the rest of

@@ -7,7 +7,7 @@
 //! route > service > global. Rate limiters can: a route's [`ByConsumer`] keeps the instance for
 //! requests without a consumer and, per consumer that has a more specific one, that one.
 
-use super::plugins::{AccessPlugin, ACL, KEY_AUTH, RATE_LIMITING};
+use super::forms::{AccessPlugin, ACL, KEY_AUTH, RATE_LIMITING};
 use super::table::{Consumer, Credential, KeyIndex};
 use super::{AccessTable, ByConsumer, Policy};
 use std::collections::HashMap;
@@ -108,7 +108,7 @@ pub(crate) fn assemble(
                 key_auth: plain(KEY_AUTH),
                 acl: plain(ACL),
                 request_limit: by_consumer(RATE_LIMITING),
-                token_limit: by_consumer(super::plugins::AI_RATE_LIMITING_ADVANCED),
+                token_limit: by_consumer(super::forms::AI_RATE_LIMITING_ADVANCED),
                 providers: r.providers,
                 service: r.service_key.clone(),
             }
