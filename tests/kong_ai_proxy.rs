@@ -5,6 +5,8 @@
 
 mod support;
 
+#[path = "kong_ai_proxy/anthropic.rs"]
+mod anthropic;
 #[path = "kong_ai_proxy/azure.rs"]
 mod azure;
 #[path = "kong_ai_proxy/config.rs"]
