@@ -148,16 +148,30 @@ mod tests {
     #[test]
     fn other_credentials_are_still_dropped_on_translated_requests() {
         let auth = Some(&b"x-api-key"[..]);
-        assert!(drops_client_header(b"authorization", auth, true, is_foreign));
+        assert!(drops_client_header(
+            b"authorization",
+            auth,
+            true,
+            is_foreign
+        ));
         assert!(drops_client_header(b"api-key", None, false, is_foreign));
-        assert!(!drops_client_header(b"anthropic-beta", auth, true, is_foreign));
+        assert!(!drops_client_header(
+            b"anthropic-beta",
+            auth,
+            true,
+            is_foreign
+        ));
     }
 
     #[test]
     fn without_a_translation_only_the_replaced_credential_is_dropped() {
         let auth = Some(&b"authorization"[..]);
-        assert!(drops_client_header(b"Authorization", auth, false, |_| false));
-        assert!(!drops_client_header(b"Authorization", auth, true, |_| false));
+        assert!(drops_client_header(b"Authorization", auth, false, |_| {
+            false
+        }));
+        assert!(!drops_client_header(b"Authorization", auth, true, |_| {
+            false
+        }));
         assert!(!drops_client_header(b"x-api-key", auth, false, |_| false));
     }
 }

@@ -17,7 +17,8 @@ const KEY: &str = "anthropic-key";
 fn mock() -> RecordingUpstream {
     RecordingUpstream::start(|rec| {
         let dir = "anthropic/llm-v1-chat/responses";
-        let json = |status: u16, file: &str| Reply::json(status, &fixture(&format!("{dir}/{file}")));
+        let json =
+            |status: u16, file: &str| Reply::json(status, &fixture(&format!("{dir}/{file}")));
         let authorized = rec.header("x-api-key") == Some(KEY);
         let has_messages = lua_decode(&rec.body).is_some_and(|b| !b["messages"].is_null());
         let checked = |file: &str| match (authorized, has_messages) {
@@ -303,8 +304,7 @@ fn anthropic_chat_tool_choice_conversion() {
     ];
     for (i, (file, want)) in cases.into_iter().enumerate() {
         let mut body: Value =
-            serde_json::from_str(&fixture(&format!("openai/llm-v1-chat/requests/{file}")))
-                .unwrap();
+            serde_json::from_str(&fixture(&format!("openai/llm-v1-chat/requests/{file}"))).unwrap();
         body["model"] = json!("claude-2.1");
         let r = k.request(
             "POST",
@@ -320,10 +320,8 @@ fn anthropic_chat_tool_choice_conversion() {
     }
 }
 
-/// Kong's `anthropic llm/v1/completions` `good request` and `bad request`: llmux does not
-/// translate the legacy completions API for any non-OpenAI provider, so a `llm/v1/completions`
-/// route on Anthropic is refused when the configuration loads, naming the route type
-/// (docs/decisions.md, "Completions on translated providers").
+/// Kong's `anthropic llm/v1/completions` `good request` and `bad request`: the route is
+/// refused at load (llmux does not translate the completions API for Anthropic).
 #[test]
 fn anthropic_completions_route_is_refused_at_load() {
     let config = ai_proxy(
@@ -336,17 +334,5 @@ fn anthropic_completions_route_is_refused_at_load() {
             json!({"anthropic_version": "2023-06-01"}),
         ),
     );
-    let file = crate::support::TempFile::with_contents(
-        "kong-config",
-        "yaml",
-        deck_config(&[route("/anthropic/llm/v1/completions/good", config)]),
-    );
-    let (status, out, err) =
-        crate::support::run_cli(&["validate", "--config", file.path_str()], &[]);
-    let out = format!("{out}{err}");
-    assert!(!status.success(), "{out}");
-    assert!(
-        out.contains("llm/v1/completions") && out.contains("not supported"),
-        "{out}"
-    );
+    assert_completions_refused_at_load("/anthropic/llm/v1/completions/good", config);
 }
