@@ -35,3 +35,5 @@ mod openai;
 mod streaming;
 #[path = "kong_ai_proxy/streaming_providers.rs"]
 mod streaming_providers;
+#[path = "kong_ai_proxy/translations.rs"]
+mod translations;
