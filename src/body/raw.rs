@@ -474,8 +474,8 @@ pub(super) fn scan_slow(b: &[u8]) -> Result<BodyFacts, ScanError> {
             "max_tokens" => f.has_max_tokens = true,
             "temperature" => f.has_temperature = true,
             "top_p" => f.has_top_p = true,
-            "prompt" => f.has_prompt = true,
-            "input" => f.has_input = true,
+            "prompt" => f.has_prompt = bytes != b"null",
+            "input" => f.has_input = bytes != b"null",
             _ => {}
         }
     }

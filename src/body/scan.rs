@@ -40,7 +40,9 @@ pub struct BodyFacts {
     pub include_usage: bool,
     /// Top-level `messages` is an array with at least one element.
     pub messages_non_empty: bool,
+    /// Top-level `prompt` is present and not `null` (a `null` prompt is no prompt).
     pub has_prompt: bool,
+    /// Top-level `input` is present and not `null`.
     pub has_input: bool,
     /// Offset just after the top-level `{`: where inserted members go.
     pub object_open: usize,
@@ -259,12 +261,16 @@ fn walk(
             "max_tokens" => f.has_max_tokens = true,
             "temperature" => f.has_temperature = true,
             "top_p" => f.has_top_p = true,
-            "prompt" => f.has_prompt = true,
-            "input" => f.has_input = true,
+            "prompt" => f.has_prompt = !is_null(m.value),
+            "input" => f.has_input = !is_null(m.value),
             _ => {}
         }
     }
     Ok(f)
+}
+
+fn is_null(node: &Node<'_>) -> bool {
+    matches!(node, Node::Static(StaticNode::Null))
 }
 
 fn is_true(node: &Node<'_>) -> bool {

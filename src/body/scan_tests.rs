@@ -399,6 +399,12 @@ fn messages_and_presence() {
     assert!(f.has_max_tokens && f.has_temperature && f.has_top_p && f.has_prompt && f.has_input);
     let f = facts(r#"{"x":{"max_tokens":1,"temperature":0,"top_p":1,"prompt":"p","input":1}}"#);
     assert!(!(f.has_max_tokens || f.has_temperature || f.has_top_p || f.has_prompt || f.has_input));
+    // A `null` prompt or input is no prompt (Kong answers "request body doesn't contain valid
+    // prompts"); an empty one is the provider's to judge.
+    let f = facts(r#"{"prompt":null,"input":null}"#);
+    assert!(!(f.has_prompt || f.has_input));
+    let f = facts(r#"{"prompt":"","input":""}"#);
+    assert!(f.has_prompt && f.has_input);
 }
 
 #[test]

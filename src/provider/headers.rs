@@ -86,10 +86,7 @@ pub(super) fn head_with_auth(
         call,
         path_and_query,
         &target.upstream.host_header,
-        |name| {
-            drop(name)
-                || (!keep_client_auth && auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)))
-        },
+        |name| drops_client_header(name, auth_name, keep_client_auth, &drop),
     );
     if let Some((name, value)) = &target.auth.header {
         if !keep_client_auth {
@@ -100,6 +97,23 @@ pub(super) fn head_with_auth(
         push(out, name, value);
     }
     finish_head(out, content_length);
+}
+
+/// Whether the client's header `name` stays out of the upstream head. The target's own auth
+/// header is `allow_override`'s alone to decide: kept when the client's credential stands (even
+/// where `drop` would remove credentials, as translated requests do), replaced otherwise. Every
+/// other header is `drop`'s.
+fn drops_client_header(
+    name: &[u8],
+    auth_name: Option<&[u8]>,
+    keep_client_auth: bool,
+    drop: impl Fn(&[u8]) -> bool,
+) -> bool {
+    if auth_name.is_some_and(|n| n.eq_ignore_ascii_case(name)) {
+        !keep_client_auth
+    } else {
+        drop(name)
+    }
 }
 
 /// Client headers a translated request must not carry to another provider: credentials meant
@@ -126,4 +140,46 @@ pub(super) fn is_foreign(name: &[u8]) -> bool {
 pub(super) fn is_aws_signing(name: &[u8]) -> bool {
     let starts = |p: &[u8]| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
     starts(b"x-amz-") || starts(b"amz-sdk-") || name.eq_ignore_ascii_case(b"authorization")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_override_keeps_the_clients_credential_that_translation_would_drop() {
+        let auth = Some(&b"x-api-key"[..]);
+        assert!(!drops_client_header(b"X-Api-Key", auth, true, is_foreign));
+        assert!(drops_client_header(b"x-api-key", auth, false, is_foreign));
+    }
+
+    #[test]
+    fn other_credentials_are_still_dropped_on_translated_requests() {
+        let auth = Some(&b"x-api-key"[..]);
+        assert!(drops_client_header(
+            b"authorization",
+            auth,
+            true,
+            is_foreign
+        ));
+        assert!(drops_client_header(b"api-key", None, false, is_foreign));
+        assert!(!drops_client_header(
+            b"anthropic-beta",
+            auth,
+            true,
+            is_foreign
+        ));
+    }
+
+    #[test]
+    fn without_a_translation_only_the_replaced_credential_is_dropped() {
+        let auth = Some(&b"authorization"[..]);
+        assert!(drops_client_header(b"Authorization", auth, false, |_| {
+            false
+        }));
+        assert!(!drops_client_header(b"Authorization", auth, true, |_| {
+            false
+        }));
+        assert!(!drops_client_header(b"x-api-key", auth, false, |_| false));
+    }
 }

@@ -204,11 +204,20 @@ pub struct KongGateway {
 
 impl KongGateway {
     pub fn start(config: &str) -> KongGateway {
+        KongGateway::start_with_env(config, &[])
+    }
+
+    /// [`KongGateway::start`] with environment variables (Kong's `helpers.setenv`).
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> KongGateway {
         let log = TempFile::with_contents("stats", "log", "");
         let gw = Gateway::start_with(
             config,
             GatewayOpts {
                 args: vec!["--access-log".into(), log.path_str().into()],
+                env: env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 ..GatewayOpts::default()
             },
         );
@@ -426,4 +435,25 @@ pub fn assert_kong_stats(line: &Value, expected_meta: Value, expected_usage: Val
     }
     assert_eq!(meta, expected_meta);
     assert_eq!(usage, expected_usage);
+}
+
+/// `llmux validate` on a decK document with one route whose plugin config is `config`: whether
+/// it loads, and what llmux printed.
+pub fn validate_route(path: &'static str, config: Value) -> (bool, String) {
+    let file = TempFile::with_contents("kong-config", "yaml", deck_config(&[route(path, config)]));
+    let (status, out, err) = super::run_cli(&["validate", "--config", file.path_str()], &[]);
+    (status.success(), format!("{out}{err}"))
+}
+
+/// Kong's `llm/v1/completions` cases on a provider llmux translates: llmux does not translate
+/// the legacy completions API for any provider with its own wire format, so the route is
+/// refused when the configuration loads, naming the route type (docs/decisions.md,
+/// "Completions on translated providers").
+pub fn assert_completions_refused_at_load(path: &'static str, config: Value) {
+    let (ok, out) = validate_route(path, config);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("llm/v1/completions") && out.contains("not supported"),
+        "{out}"
+    );
 }

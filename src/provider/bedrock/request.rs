@@ -14,6 +14,7 @@
 //!   `tool_choice` → `toolChoice` (`auto` → `{auto:{}}`, `required` → `{any:{}}`, a function →
 //!   `{tool:{name}}`; Converse has no `none`, so `none` sends no `toolChoice`).
 //! - `model.options.bedrock.performance_config_latency` → `performanceConfig.latency`.
+//! - A client's `guardrailConfig` object (Bedrock's own member) is sent as it came.
 
 use crate::provider::chat::json::Obj;
 use crate::provider::chat::turns::{write_turns, Items, TurnShape};
@@ -45,6 +46,9 @@ pub fn request(
         inf.end();
     }
     write_tools(req, &mut o)?;
+    if let Some(guardrail) = req.guardrail_config.filter(|g| g.get().starts_with('{')) {
+        o.token("guardrailConfig", guardrail);
+    }
     if let Some(latency) = ctx.latency {
         o.obj("performanceConfig").str("latency", latency).end();
     }

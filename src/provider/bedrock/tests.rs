@@ -56,6 +56,24 @@ fn request_keeps_every_tool_call_and_wraps_text_results() {
 }
 
 #[test]
+fn a_clients_guardrail_config_is_sent_as_it_came() {
+    let v = translate(
+        r#"{"messages":[{"role":"user","content":"Hi"}],
+          "guardrailConfig":{"guardrailIdentifier":"yu5xwvfp4sud","guardrailVersion":"1","trace":"enabled"}}"#,
+        RequestCtx::default(),
+    );
+    assert_eq!(
+        v["guardrailConfig"],
+        json!({"guardrailIdentifier":"yu5xwvfp4sud","guardrailVersion":"1","trace":"enabled"})
+    );
+    let v = translate(
+        r#"{"messages":[{"role":"user","content":"Hi"}],"guardrailConfig":null}"#,
+        RequestCtx::default(),
+    );
+    assert!(v.get("guardrailConfig").is_none(), "{v}");
+}
+
+#[test]
 fn image_links_are_refused() {
     let req = ChatRequest::parse(
         br#"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/cat.png"}}]}]}"#,

@@ -78,6 +78,10 @@ pub struct ChatRequest<'a> {
     pub frequency_penalty: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub response_format: Option<ResponseFormat<'a>>,
+    /// Bedrock's `guardrailConfig`, which OpenAI-format clients of Bedrock send beside the
+    /// OpenAI members (Kong's gateway passes it on too).
+    #[serde(borrow, default, rename = "guardrailConfig")]
+    pub guardrail_config: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -216,9 +220,19 @@ impl<'a> Content<'a> {
         };
         match raw.get().as_bytes().first() {
             Some(b'"') => Ok(Content::Text(raw)),
-            Some(b'[') => serde_json::from_str(raw.get())
-                .map(Content::Parts)
-                .map_err(|e| bad(format!("invalid message content: {e}"))),
+            Some(b'[') => {
+                let parts: Vec<Part<'a>> = serde_json::from_str(raw.get())
+                    .map_err(|e| bad(format!("invalid message content: {e}")))?;
+                // A text part without its text is malformed (OpenAI refuses it too); dropping
+                // it silently could leave the provider an empty turn.
+                if parts
+                    .iter()
+                    .any(|p| p.kind == "text" && !p.text.is_some_and(|t| t.get().starts_with('"')))
+                {
+                    return Err(bad("a content part of type `text` needs a string `text`"));
+                }
+                Ok(Content::Parts(parts))
+            }
             Some(b'n') => Ok(Content::None),
             _ => Err(bad("message content must be a string, an array or null")),
         }

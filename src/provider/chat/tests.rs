@@ -91,3 +91,22 @@ fn defaults_yield_to_the_client() {
     assert_eq!(ctx.top_k(&none).as_deref(), Some("9"));
     assert_eq!(ctx.top_p(&none), None);
 }
+
+#[test]
+fn a_text_part_needs_its_text() {
+    let content = |c: &str| {
+        let raw: Box<RawValue> = serde_json::from_str(c).unwrap();
+        Content::of(Some(&raw)).map(|_| ()).map_err(|e| e.0)
+    };
+    for bad in [
+        r#"[{"type":"text","bad_text_field":"What is in this picture?"}]"#,
+        r#"[{"type":"text","text":null}]"#,
+        r#"[{"type":"text","text":3}]"#,
+    ] {
+        let err = content(bad).unwrap_err();
+        assert!(err.contains("`text`"), "{bad}: {err}");
+    }
+    // An empty text is still a text (left out of the blocks later, not refused).
+    assert!(content(r#"[{"type":"text","text":""}]"#).is_ok());
+    assert!(content(r#"[{"type":"image_url","image_url":{"url":"https://x/a.png"}}]"#).is_ok());
+}
