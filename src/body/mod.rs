@@ -28,6 +28,8 @@ mod splice;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
+mod raw_tests;
+#[cfg(test)]
 mod scan_tests;
 #[cfg(test)]
 mod splice_tests;
