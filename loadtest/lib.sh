@@ -1,4 +1,4 @@
-# Shared by run.sh and streams.sh: stopping what a run started, and giving the run's processes
+# Shared by the load-test scripts: stopping what a run started, and giving the run's processes
 # priority over other work on a shared machine. Source it; it defines functions only.
 
 # Stops every pid in PIDS (newest first), waiting up to 5 s each before SIGKILL.
@@ -26,4 +26,15 @@ boost_priority() {
 
 restore_priority() {
     [[ -n "$AUTOGROUP_OLD" ]] && echo "$AUTOGROUP_OLD" >/proc/self/autogroup 2>/dev/null
+}
+
+# The EXIT trap of run.sh and syscalls.sh (`trap cleanup EXIT`): this session's priority back,
+# every process in PIDS stopped, the scratch directory TMP removed; the script's status kept.
+cleanup() {
+    local rc=$?
+    set +e
+    restore_priority
+    stop_processes
+    [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
+    exit "$rc"
 }

@@ -57,14 +57,6 @@ done
 
 PIDS=()
 TMP=""
-cleanup() {
-    local rc=$?
-    set +e
-    restore_priority
-    stop_processes
-    [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
-    exit "$rc"
-}
 trap cleanup EXIT
 boost_priority
 trap 'exit 130' INT TERM

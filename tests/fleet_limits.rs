@@ -9,26 +9,6 @@ use std::net::SocketAddr;
 use support::*;
 
 const CHAT: &str = r#"{"model":"fast","messages":[{"role":"user","content":"hi"}]}"#;
-/// alice and bob with keys, key-auth, `plugins` (YAML list items, indented 2) and one target.
-fn config(url: &str, plugins: &str) -> String {
-    format!(
-        r#"_format_version: "3.0"
-consumers:
-  - username: alice
-    keyauth_credentials: [{{key: alice-key}}]
-  - username: bob
-    keyauth_credentials: [{{key: bob-key}}]
-plugins:
-  - name: key-auth
-{plugins}  - name: ai-proxy-advanced
-    config:
-      targets:
-        - route_type: llm/v1/chat
-          auth: {{header_name: Authorization, header_value: "Bearer sk-target-secret"}}
-          model: {{provider: openai, name: gpt-4o-mini, model_alias: fast, options: {{upstream_url: "{url}"}}}}
-"#
-    )
-}
 
 /// Every answer: 100 prompt tokens and 1 completion token (101 in all).
 fn upstream() -> RecordingUpstream {
@@ -78,7 +58,7 @@ fn a_token_budget_spent_on_node_a_is_refused_on_node_b() {
     let redis = RedisServer::start();
     let up = upstream();
     // A year-long fixed window: no window boundary falls inside the test.
-    let yaml = config(
+    let yaml = limited_config(
         &up.url("/v1/chat/completions"),
         "  - name: ai-rate-limiting-advanced\n    config:\n      strategy: redis\n      window_type: fixed\n      llm_providers: [{name: openai, limit: [250], window_size: [31536000]}]\n",
     );
@@ -158,7 +138,7 @@ fn a_token_budget_spent_on_node_a_is_refused_on_node_b() {
 fn a_request_limit_spent_on_node_a_is_refused_on_node_b_with_kongs_headers() {
     let redis = RedisServer::start();
     let up = upstream();
-    let yaml = config(
+    let yaml = limited_config(
         &up.url("/v1/chat/completions"),
         "  - name: rate-limiting\n    config: {year: 3, policy: redis}\n",
     );
@@ -203,7 +183,7 @@ fn a_request_limit_spent_on_node_a_is_refused_on_node_b_with_kongs_headers() {
 #[test]
 fn policy_redis_without_redis_warns_and_counts_on_the_node() {
     let up = upstream();
-    let yaml = config(
+    let yaml = limited_config(
         &up.url("/v1/chat/completions"),
         "  - name: rate-limiting\n    config: {year: 1, policy: redis}\n",
     );

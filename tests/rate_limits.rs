@@ -10,27 +10,6 @@ const CHAT: &str = r#"{"model":"fast","messages":[{"role":"user","content":"hi"}
 const STREAM: &str =
     r#"{"model":"fast","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
 
-/// alice and bob with keys, `plugins` (YAML list items, indented 2), and an AI plugin.
-fn config(url: &str, plugins: &str) -> String {
-    format!(
-        r#"_format_version: "3.0"
-consumers:
-  - username: alice
-    keyauth_credentials: [{{key: alice-key}}]
-  - username: bob
-    keyauth_credentials: [{{key: bob-key}}]
-plugins:
-  - name: key-auth
-{plugins}  - name: ai-proxy-advanced
-    config:
-      targets:
-        - route_type: llm/v1/chat
-          auth: {{header_name: Authorization, header_value: "Bearer sk-target-secret"}}
-          model: {{provider: openai, name: gpt-4o-mini, model_alias: fast, options: {{upstream_url: "{url}"}}}}
-"#
-    )
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -50,7 +29,7 @@ fn as_alice() -> [(&'static str, &'static str); 1] {
 #[test]
 fn a_request_limit_is_hit_then_reset_with_kongs_headers() {
     let up = RecordingUpstream::start(|_| Reply::openai_chat("gpt-4o-mini", "ok", 3, 2));
-    let gw = Gateway::start(&config(
+    let gw = Gateway::start(&limited_config(
         &up.url("/v1/chat/completions"),
         "  - name: rate-limiting\n    config: {second: 2, year: 100}\n",
     ));
@@ -105,7 +84,7 @@ fn a_request_limit_is_hit_then_reset_with_kongs_headers() {
 fn a_request_limit_holds_across_cores() {
     let up = RecordingUpstream::start(|_| Reply::openai_chat("gpt-4o-mini", "ok", 3, 2));
     let gw = Gateway::start_with(
-        &config(
+        &limited_config(
             &up.url("/v1/chat/completions"),
             "  - name: rate-limiting\n    config: {year: 4, error_code: 503, error_message: slow down}\n",
         ),
@@ -132,7 +111,7 @@ fn a_request_limit_holds_across_cores() {
 #[test]
 fn limits_scoped_to_a_consumer_beat_the_global_one() {
     let up = RecordingUpstream::start(|_| Reply::openai_chat("gpt-4o-mini", "ok", 3, 2));
-    let yaml = config(
+    let yaml = limited_config(
         &up.url("/v1/chat/completions"),
         "  - name: rate-limiting\n    config: {year: 1}\n  - name: rate-limiting\n    consumer: bob\n    config: {year: 3, limit_by: consumer}\n",
     );
@@ -149,7 +128,7 @@ fn limits_scoped_to_a_consumer_beat_the_global_one() {
 #[test]
 fn limit_by_header_counts_each_value_and_falls_back_to_the_ip() {
     let up = RecordingUpstream::start(|_| Reply::openai_chat("gpt-4o-mini", "ok", 3, 2));
-    let gw = Gateway::start(&config(
+    let gw = Gateway::start(&limited_config(
         &up.url("/v1/chat/completions"),
         "  - name: rate-limiting\n    config: {year: 1, limit_by: header, header_name: X-Team}\n",
     ));
@@ -173,7 +152,7 @@ fn limit_by_header_counts_each_value_and_falls_back_to_the_ip() {
 /// The provider reports 20 tokens per answer; the budget is 30 tokens a minute.
 fn token_gateway(up: &RecordingUpstream, extra: &str, workers: usize) -> Gateway {
     Gateway::start_with(
-        &config(
+        &limited_config(
             &up.url("/v1/chat/completions"),
             &format!(
                 "  - name: ai-rate-limiting-advanced\n    config:\n      llm_providers: [{{name: openai, limit: [30], window_size: [60]}}]\n{extra}"

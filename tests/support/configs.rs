@@ -67,3 +67,26 @@ pub fn plugin_yaml(targets: &[T], config_extra: &str) -> String {
     }
     y
 }
+
+/// Consumers alice and bob (keys `alice-key`, `bob-key`), global `key-auth`, then `plugins`
+/// (YAML list items, indented 2), then one AI target `fast` sending to `url` with the target's
+/// own key: the setting every rate-limit test starts from.
+pub fn limited_config(url: &str, plugins: &str) -> String {
+    format!(
+        r#"_format_version: "3.0"
+consumers:
+  - username: alice
+    keyauth_credentials: [{{key: alice-key}}]
+  - username: bob
+    keyauth_credentials: [{{key: bob-key}}]
+plugins:
+  - name: key-auth
+{plugins}  - name: ai-proxy-advanced
+    config:
+      targets:
+        - route_type: llm/v1/chat
+          auth: {{header_name: Authorization, header_value: "Bearer sk-target-secret"}}
+          model: {{provider: openai, name: gpt-4o-mini, model_alias: fast, options: {{upstream_url: "{url}"}}}}
+"#
+    )
+}
